@@ -1,0 +1,24 @@
+"""Local emulator of Rocketlane's REST API 1.0 list endpoints.
+
+>>> from rocketlane_emulator import Emulator, Faults, Scale
+>>> with Emulator(seed=1, scale=Scale.small()) as emu:   # doctest: +SKIP
+...     requests.get(f"{emu.base_url}/tasks", headers={"api-key": emu.api_key})
+"""
+
+from .data import Scale, generate
+from .faults import Faults
+from .query import ApiError
+from .resources import ID_KEYS, RESOURCES, ResourceSpec
+from .server import Emulator, RequestLogEntry
+
+__all__ = [
+    "ID_KEYS",
+    "RESOURCES",
+    "ApiError",
+    "Emulator",
+    "Faults",
+    "RequestLogEntry",
+    "ResourceSpec",
+    "Scale",
+    "generate",
+]
