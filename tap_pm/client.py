@@ -1,0 +1,390 @@
+"""The one base stream: URL, auth, query parameters, request budget and retries."""
+
+from __future__ import annotations
+
+import math
+import time
+import typing as t
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from importlib import resources
+
+import backoff
+import click
+import requests
+from pyrate_limiter import Duration, Limiter, Rate
+from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams import RESTStream
+
+from tap_pm import __version__
+from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+SCHEMAS = resources.files("tap_pm") / "schemas"
+EPOCH_MS_FIELDS = ("createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt")
+# Our clock and the server's see a request at slightly different instants; pacing
+# windows 2% longer than the API's keeps that jitter from provoking a 429.
+WINDOW_MARGIN = 1.02
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+MAX_TOKEN_RESTARTS = 5
+RETRIABLE_ERRORS = (
+    RetriableAPIError,
+    ConnectionError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class TapPMError(click.ClickException):
+    """A failure the user can act on, reported as one line without a traceback."""
+
+
+class RateLimitedError(Exception):
+    """HTTP 429: wait `wait_seconds`, then send the same request again."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        """Remember how long the API asked us to wait."""
+        super().__init__(f"rate limited for {wait_seconds:.1f}s")
+        self.wait_seconds = wait_seconds
+
+
+class PageTokenExpiredError(Exception):
+    """HTTP 400 on a page token: it expired, so the partition must start over."""
+
+
+class PartitionGoneError(Exception):
+    """HTTP 404 on a child list: its project was deleted during the sync."""
+
+
+def ms_to_rfc3339(value: float) -> str:
+    """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision."""
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def to_epoch_ms(value: datetime) -> int:
+    """A datetime as whole epoch milliseconds, rounded down."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def retry_after_seconds(response: requests.Response) -> float:
+    """Seconds to wait after a 429, from `X-Retry-After` (epoch ms) or `Retry-After`."""
+    now = time.time()
+    if value := response.headers.get("X-Retry-After"):
+        try:
+            return max(0.0, int(value) / 1000 - now)
+        except ValueError:
+            pass
+    if value := response.headers.get("Retry-After"):
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    return DEFAULT_RATE_LIMIT_WAIT
+
+
+class RequestBudget:
+    """The workspace's request allowance, shared by every stream of one tap run."""
+
+    def __init__(self, *, max_per_minute: int, max_wait_seconds: float) -> None:
+        """Pace requests evenly: per second and per minute, both with a margin."""
+        per_second = math.ceil(max_per_minute / 60)
+        self._limiter = Limiter(
+            [
+                Rate(per_second, int(Duration.SECOND * WINDOW_MARGIN)),
+                Rate(max_per_minute, int(Duration.MINUTE * WINDOW_MARGIN)),
+            ],
+            buffer_ms=0,
+        )
+        self.max_wait_seconds = max_wait_seconds
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        """Block until one more request fits in the budget."""
+        self._limiter.try_acquire("rocketlane")
+
+    def wait_out(self, seconds: float, what: str) -> None:
+        """Sleep through a 429, unless that would exceed the total allowed wait."""
+        if self.waited_seconds + seconds > self.max_wait_seconds:
+            msg = (
+                f"{what}: still rate limited (HTTP 429) after waiting "
+                f"{self.waited_seconds:.0f}s in total; the API asks for {seconds:.0f}s "
+                "more. Raise max_rate_limit_wait_seconds or lower max_requests_per_minute "
+                "(another client may share the workspace's limit)."
+            )
+            raise TapPMError(msg)
+        self.waited_seconds += seconds
+        time.sleep(seconds)
+
+
+class RocketlaneStream(RESTStream["str | None"]):
+    """A Rocketlane list endpoint: `GET /1.0/<name>`."""
+
+    schema = StreamSchema(SchemaDirectory(SCHEMAS))  # schemas/<name>.json
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
+    is_sorted = False  # the API cannot sort by updatedAt
+    #: The record's natural id, copied to `id`.
+    id_key: t.ClassVar[str]
+    #: The endpoint's `includeFields` values: properties sent only on request.
+    optional_fields: t.ClassVar[tuple[str, ...]] = ()
+    #: Whether the endpoint takes `includeAllFields` (custom fields).
+    all_fields_param: t.ClassVar[bool] = True
+    #: Query parameter that scopes the list to one project, if any.
+    project_param: t.ClassVar[str | None] = None
+    #: Extra switches sent when their setting is on: {query parameter: setting}.
+    switches: t.ClassVar[dict[str, str]] = {}
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """`/<name>`, relative to `base_url`."""
+        return f"/{self.name}"
+
+    @property
+    def url_base(self) -> str:
+        """The `base_url` setting."""
+        return str(self.config["base_url"]).rstrip("/")
+
+    @property
+    def authenticator(self) -> APIKeyAuthenticator:
+        """Send the key in the `api-key` header."""
+        return APIKeyAuthenticator(key="api-key", value=self.config["api_key"])
+
+    @property
+    def user_agent(self) -> str:
+        """The `user_agent` setting, else `tap-pm/<version>`."""
+        return self.config.get("user_agent") or f"tap-pm/{__version__}"
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """The `request_timeout` setting."""
+        return float(self.config.get("request_timeout", 120))
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The tap-wide request budget."""
+        return t.cast("RequestBudget", t.cast("t.Any", self._tap).budget)
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """With `project_ids`, project-scoped lists are read one project at a time."""
+        if self.parent_stream_type:
+            return super().partitions
+        if self.project_param and (ids := self.config.get("project_ids")):
+            return [{"projectId": project_id} for project_id in ids]
+        return None
+
+    def get_new_paginator(self) -> PageTokenPaginator:
+        """Follow `nextPageToken`."""
+        return PageTokenPaginator()
+
+    def start_ms(self, context: Context | None) -> int | None:
+        """The incremental filter: the bookmark (or `start_date`) in epoch ms."""
+        if not self.replication_key:
+            return None
+        start = self.get_starting_timestamp(context)
+        return None if start is None else to_epoch_ms(start)
+
+    def get_url_params(
+        self,
+        context: Context | None,
+        next_page_token: str | None,
+    ) -> dict[str, t.Any]:
+        """Page size and token, field selection, switches, project scope, bookmark."""
+        config = self.config
+        params: dict[str, t.Any] = {"pageSize": config.get("page_size", 100)}
+        if next_page_token:
+            params["pageToken"] = next_page_token
+        if self.all_fields_param and config.get("include_custom_fields", True):
+            params["includeAllFields"] = "true"
+        elif self.optional_fields:
+            params["includeFields"] = ",".join(self.optional_fields)
+        for param, setting in self.switches.items():
+            if config.get(setting, True):
+                params[param] = "true"
+        if self.project_param and context and "projectId" in context:
+            params[self.project_param] = context["projectId"]
+        # >= so a record updated in the bookmark's own millisecond is not lost.
+        if (since := self.start_ms(context)) is not None:
+            params["updatedAt.ge"] = since
+        return params
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort answers into: wait (429), retry (5xx, bad JSON), restart, skip, fail."""
+        status = response.status_code
+        if status == requests.codes.too_many_requests:
+            raise RateLimitedError(retry_after_seconds(response))
+        if status >= requests.codes.internal_server_error:
+            msg = f"HTTP {status}"
+            raise RetriableAPIError(msg, response)
+        if status in {requests.codes.unauthorized, requests.codes.forbidden}:
+            msg = (
+                f"{self.name}: Rocketlane refused the API key ({self.describe(response)}). "
+                "Check api_key: it must be a valid key of this workspace."
+            )
+            raise TapPMError(msg)
+        if status == requests.codes.bad_request and "pageToken=" in (response.request.url or ""):
+            raise PageTokenExpiredError
+        if status == requests.codes.not_found and self.parent_stream_type:
+            raise PartitionGoneError
+        if status >= requests.codes.bad_request:
+            msg = f"{self.name}: the API rejected the request ({self.describe(response)})."
+            raise TapPMError(msg)
+        try:
+            payload = json_payload(response)
+        except ValueError as exc:
+            msg = f"invalid JSON body ({exc})"
+            raise RetriableAPIError(msg, response) from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            msg = "the body has no `data` list"
+            raise RetriableAPIError(msg, response)
+
+    @staticmethod
+    def describe(response: requests.Response) -> str:
+        """Status, request path and query (the key is a header, never in the URL), id."""
+        request = response.request
+        detail = ""
+        try:
+            errors = response.json().get("errors") or []
+            detail = "; ".join(str(error.get("errorMessage")) for error in errors)
+        except (ValueError, AttributeError):
+            pass
+        return (
+            f"HTTP {response.status_code} on {request.method} {request.path_url}, "
+            f"X-Request-Id {response.headers.get('X-Request-Id', '-')}"
+            + (f": {detail}" if detail else "")
+        )
+
+    def _request(
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+    ) -> requests.Response:
+        """Send within the budget; a 429 waits as told and does not count as a retry."""
+        while True:
+            self.budget.acquire()
+            try:
+                return super()._request(prepared_request, context)
+            except RateLimitedError as exc:
+                self.logger.warning(
+                    "%s: rate limited (HTTP 429); waiting %.1fs as the API asks",
+                    self.name,
+                    exc.wait_seconds,
+                )
+                self.budget.wait_out(exc.wait_seconds, self.name)
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Retry errors with exponential backoff; when retries run out, say what failed."""
+        max_retries = int(self.config.get("max_retries", 3))
+        retrying = backoff.on_exception(
+            backoff.expo,
+            RETRIABLE_ERRORS,
+            max_tries=max_retries + 1,
+            jitter=None,
+            on_backoff=self.backoff_handler,
+            logger=None,
+            base=2,
+            factor=float(self.config.get("retry_backoff_factor", 2)),
+        )(func)
+
+        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:  # noqa: ANN401
+            try:
+                return retrying(prepared_request, context)
+            except RETRIABLE_ERRORS as exc:
+                msg = (
+                    f"{self.name}: giving up after {max_retries + 1} attempts: "
+                    f"{self._failure(exc, prepared_request)}."
+                )
+                raise TapPMError(msg) from exc
+
+        return send
+
+    def _failure(self, exc: BaseException, request: requests.PreparedRequest) -> str:
+        response = getattr(exc, "response", None)
+        if isinstance(exc, RetriableAPIError) and response is not None:
+            return f"{exc} — {self.describe(response)}"
+        return f"{type(exc).__name__} on {request.method} {request.path_url} ({exc})"
+
+    def backoff_handler(self, details: Details) -> None:
+        """Log each retry on one line."""
+        exc = details.get("exception")
+        request = details["args"][0]
+        self.logger.warning(
+            "%s: retry %d of %s in %.1fs after %s",
+            self.name,
+            details["tries"],
+            self.config.get("max_retries", 3),
+            details.get("wait") or 0.0,
+            self._failure(exc, request) if exc else "an error",
+        )
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """The records of one page (the body was parsed once, in validation)."""
+        return t.cast("list[dict]", json_payload(response)["data"])
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Records of one partition; an expired page token restarts it from the bookmark."""
+        emitted: set[t.Any] = set()
+        restarts = 0
+        while True:
+            try:
+                for record in self.request_records(context):
+                    key = record.get(self.id_key)
+                    if key in emitted:
+                        continue
+                    emitted.add(key)
+                    restarts = 0  # progress: only fruitless restarts count
+                    yield record
+            except PageTokenExpiredError:
+                restarts += 1
+                if restarts > MAX_TOKEN_RESTARTS:
+                    msg = (
+                        f"{self.name}: page tokens expired {restarts} times without progress; "
+                        "the sync is too slow for the API's 15-minute token lifetime."
+                    )
+                    raise TapPMError(msg) from None
+                self.logger.warning(
+                    "%s: page token expired; restarting %s from its bookmark",
+                    self.name,
+                    f"partition {dict(context)}" if context else "the stream",
+                )
+                continue
+            except PartitionGoneError:
+                self.logger.warning(
+                    "%s: project %s no longer exists (HTTP 404); skipping it",
+                    self.name,
+                    (context or {}).get("projectId"),
+                )
+            except PaginationError as exc:
+                msg = f"{self.name}: {exc}"
+                raise TapPMError(msg) from exc
+            return
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,
+    ) -> dict[str, t.Any] | None:
+        """Copy the natural id to `id`; epoch-ms timestamps become RFC 3339 strings."""
+        row["id"] = row[self.id_key]
+        for key in EPOCH_MS_FIELDS:
+            value = row.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[key] = ms_to_rfc3339(value)
+        if context and "projectId" in context:
+            row["projectId"] = context["projectId"]
+        elif self.project_param:
+            row["projectId"] = (row.get("project") or {}).get("projectId")
+        return row

@@ -1,0 +1,221 @@
+"""tap-pm: the Singer tap for the Rocketlane REST API 1.0."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.tap_base import CliTestOptionValue
+
+from tap_pm import streams
+from tap_pm.client import RequestBudget, TapPMError
+
+if t.TYPE_CHECKING:
+    import click
+
+    from tap_pm.client import RocketlaneStream
+
+DEFAULT_BASE_URL = "https://api.rocketlane.com/api/1.0"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+STREAM_TYPES: list[type[RocketlaneStream]] = [
+    streams.ProjectsStream,
+    streams.SpacesStream,
+    streams.PhasesStream,
+    streams.SpaceDocumentsStream,
+    streams.TasksStream,
+    streams.TimeEntriesStream,
+    streams.UsersStream,
+    streams.FieldsStream,
+    streams.TimeOffsStream,
+]
+
+
+class TapPM(Tap):
+    """Singer tap for a Rocketlane workspace."""
+
+    name = "tap-pm"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType(min_length=1),
+            required=True,
+            secret=True,
+            title="API key",
+            description="Rocketlane API key (Settings → API), sent in the `api-key` header.",
+        ),
+        th.Property(
+            "base_url",
+            th.URIType,
+            default=DEFAULT_BASE_URL,
+            title="Base URL",
+            description=(
+                "API root including the version. Must be https://, except http:// to a "
+                "loopback host (127.0.0.1, localhost, ::1) for the emulator."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description=(
+                "Only sync records updated at or after this instant (RFC 3339) on the "
+                "first run; later runs continue from the bookmark. "
+                "`time-offs` (no `updatedAt`) is always synced in full."
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            title="Page size",
+            description="Records per request (1-100). 100 uses the fewest requests.",
+        ),
+        th.Property(
+            "include_archived",
+            th.BooleanType,
+            default=True,
+            title="Include archived",
+            description="Also sync archived projects and tasks (`includeArchive.eq`).",
+        ),
+        th.Property(
+            "include_deleted_time_entries",
+            th.BooleanType,
+            default=True,
+            title="Include deleted time entries",
+            description=(
+                "Also sync deleted time entries (`includeDeleted.eq`); they keep `deleted: true`."
+            ),
+        ),
+        th.Property(
+            "include_custom_fields",
+            th.BooleanType,
+            default=True,
+            title="Include custom fields",
+            description="Request every field, custom fields included (`includeAllFields`).",
+        ),
+        th.Property(
+            "project_ids",
+            th.ArrayType(th.IntegerType),
+            title="Project IDs",
+            description=(
+                "Only sync these projects, and their tasks, time entries, spaces, phases "
+                "and space documents. Users, fields and time-offs are workspace-wide."
+            ),
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            title="User agent",
+            description="User-Agent header sent with every request.",
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(minimum=1),
+            default=60,
+            title="Max requests per minute",
+            description=(
+                "Request budget shared by all streams, paced evenly. Rocketlane allows 60 "
+                "list requests per minute per workspace."
+            ),
+        ),
+        th.Property(
+            "max_rate_limit_wait_seconds",
+            th.IntegerType(minimum=0),
+            default=1800,
+            title="Max rate-limit wait (s)",
+            description=(
+                "Total seconds the tap may spend waiting on HTTP 429 answers before it fails."
+            ),
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0),
+            default=3,
+            title="Max retries",
+            description="Retries for 5xx answers, connection errors, timeouts and invalid JSON.",
+        ),
+        th.Property(
+            "retry_backoff_factor",
+            th.NumberType(minimum=0),
+            default=2,
+            title="Retry backoff factor (s)",
+            description="Exponential backoff: retry n waits factor * 2^(n-1) seconds.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType(minimum=1),
+            default=120,
+            title="Request timeout (s)",
+            description="Seconds to wait for a response before retrying the request.",
+        ),
+    ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate the config; problems become one clear line without the key."""
+        try:
+            errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        start_date = self.config.get("start_date")
+        if isinstance(start_date, str):
+            try:
+                datetime.fromisoformat(start_date.replace("Z", "+00:00"))
+            except ValueError:
+                errors.append(
+                    f"start_date {start_date!r} is not an RFC 3339 date-time "
+                    "(e.g. 2025-01-31T00:00:00Z)"
+                )
+        base_url = self.config.get("base_url") or DEFAULT_BASE_URL
+        parts = urlsplit(base_url)
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            errors.append(
+                f"base_url {base_url!r} is plain http to a remote host; use https:// "
+                "(the API key would travel in clear text)"
+            )
+        elif parts.scheme not in {"http", "https"} or not parts.hostname:
+            errors.append(f"base_url {base_url!r} is not an https:// URL")
+        if errors and raise_errors:
+            secret = str(self.config.get("api_key") or "")
+            message = "; ".join(errors)
+            if secret:
+                message = message.replace(secret, "***")
+            msg = f"Invalid configuration: {message}. Fix the setting(s) named above."
+            raise TapPMError(msg)
+        return errors
+
+    @cached_property
+    def budget(self) -> RequestBudget:
+        """The request budget and 429 allowance shared by every stream."""
+        return RequestBudget(
+            max_per_minute=self.config.get("max_requests_per_minute", 60),
+            max_wait_seconds=self.config.get("max_rate_limit_wait_seconds", 1800),
+        )
+
+    def discover_streams(self) -> list[RocketlaneStream]:
+        """Return the nine Rocketlane streams."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`: check the key and URL with a single request (one page of users)."""
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        given = ctx.params.get("config")  # the SDK's parsed --config input, if any
+        tap = cls(
+            config=getattr(given, "config", None),
+            parse_env_config=getattr(given, "parse_env", False),
+        )
+        tap.run_sync_dry_run(dry_run_record_limit=1, streams=[tap.streams["users"]])
+        ctx.exit()
+
+
+if __name__ == "__main__":
+    TapPM.cli()
