@@ -1,0 +1,138 @@
+"""Shared fixtures: the Rocketlane emulator and a way to run the real `tap-pm` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rocketlane_emulator import Emulator, Faults, Scale
+
+API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
+TAP = str(Path(sys.executable).parent / "tap-pm")
+STREAMS = (
+    "projects", "spaces", "phases", "space-documents", "tasks",
+    "time-entries", "users", "fields", "time-offs",
+)  # fmt: skip
+INCREMENTAL = tuple(s for s in STREAMS if s != "time-offs")
+CHILDREN = ("spaces", "phases", "space-documents")
+
+
+@dataclass
+class TapRun:
+    """What one `tap-pm` process printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def ids(self, stream: str) -> set[int]:
+        return {r["id"] for r in self.records(stream)}
+
+    def record_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for m in self.messages:
+            if m["type"] == "RECORD":
+                counts[m["stream"]] += 1
+        return dict(counts)
+
+    def schemas(self) -> dict[str, dict]:
+        return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
+
+    @property
+    def final_state(self) -> dict:
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states[-1] if states else {}
+
+
+def parse_messages(stdout: str) -> list[dict]:
+    """Singer messages, one per complete line (a killed process may leave half a line)."""
+    messages = []
+    for line in stdout.splitlines():
+        try:
+            messages.append(json.loads(line))
+        except ValueError:
+            continue
+    return messages
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        assert API_KEY not in text, "the API key leaked into the tap's output"
+
+
+def tap_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "api_key": API_KEY,
+        "base_url": emu.base_url,
+        "max_requests_per_minute": 100_000,
+        "retry_backoff_factor": 0.05,
+    }
+    config.update(overrides)
+    return config
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *args: str,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> TapRun:
+    """Run the installed `tap-pm` console script and collect its messages."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    command = [TAP, "--config", str(config_file), *args]
+    if state is not None:
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(tmp_path / "state.json")]
+    if catalog is not None:
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(tmp_path / "catalog.json")]
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert_no_secret(proc.stdout, proc.stderr)
+    return TapRun(proc.returncode, proc.stdout, proc.stderr, parse_messages(proc.stdout))
+
+
+@pytest.fixture
+def emulator():
+    """A fresh default-size emulator per test, so tests may mutate it."""
+    with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def shared_emulator():
+    """A read-only default-size emulator shared by tests that do not mutate data."""
+    with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def full_sync(shared_emulator, tmp_path_factory) -> TapRun:
+    """One full sync of the shared emulator with default settings."""
+    run = run_tap(tmp_path_factory.mktemp("full"), tap_config(shared_emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run

@@ -1,0 +1,253 @@
+"""Rate limits, retries, expiring tokens, bad input and resumable syncs, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import API_KEY, STREAMS, TAP, assert_no_secret, parse_messages, run_tap, tap_config
+
+from rocketlane_emulator import Emulator, Faults, Scale
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def statuses(emu: Emulator) -> list[int]:
+    return [entry.status for entry in emu.request_log]
+
+
+def error_lines(run) -> list[str]:
+    return [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+
+
+def assert_complete(run, emu: Emulator, *, streams=STREAMS) -> None:
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in streams:
+        assert run.ids(stream) == emu.ids(stream), stream
+
+
+def test_paced_sync_provokes_no_429(emulator, tmp_path):
+    # The real limit, scaled: 10 requests per 1-second window, and the setting to match.
+    emulator.faults.rate_limit = (10, 1.0)
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, max_requests_per_minute=600))
+    assert_complete(run, emulator)
+    assert 429 not in statuses(emulator)
+    assert len(emulator.request_log) > 20  # long enough for the window to matter
+
+
+@pytest.mark.parametrize("style", ["x-retry-after", "retry-after-seconds", "retry-after-date"])
+def test_429_waits_as_told_and_loses_nothing(emulator, tmp_path, style):
+    emulator.faults.rate_limit = (5, 1.0)
+    emulator.faults.retry_after_style = style
+    emulator.reset_log()
+    # A budget far above the API's limit, so the API has to push back.
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=0), timeout=600)
+    assert_complete(run, emulator)
+    assert statuses(emulator).count(429) > 0
+    assert "rate limited (HTTP 429)" in run.stderr
+
+
+def test_429_wait_is_capped(emulator, tmp_path):
+    emulator.faults.rate_limit = (3, 30.0)
+    run = run_tap(tmp_path, tap_config(emulator, max_rate_limit_wait_seconds=1))
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert "429" in line
+    assert "max_rate_limit_wait_seconds" in line
+    assert "Traceback" not in run.stderr
+
+
+def test_server_errors_and_truncated_bodies_are_retried(emulator, tmp_path):
+    emulator.faults.error_rate = 0.15
+    emulator.faults.truncate_rate = 0.1
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=8))
+    assert_complete(run, emulator)
+    assert any(s >= 500 for s in statuses(emulator))
+    assert "retry 1 of 8" in run.stderr
+
+
+def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
+    emulator.faults.error_rate = 1.0
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=2))
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert "giving up after 3 attempts" in line
+    assert "/api/1.0/" in line
+    assert "pageSize=100" in line  # the query, to reproduce it
+    assert "HTTP 5" in line
+    request_id = emulator.request_log[-1].request_id
+    assert f"X-Request-Id {request_id}" in line
+    assert len(emulator.request_log) == 3
+    assert "Traceback" not in run.stderr
+
+
+def test_wrong_key_fails_once_without_retry(emulator, tmp_path):
+    emulator.reset_log()
+    config = tap_config(emulator, api_key="definitely-not-the-key")
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert "check api_key" in line.lower()
+    assert "401" in line
+    assert "definitely-not-the-key" not in run.stderr + run.stdout
+    assert len(emulator.request_log) == 1
+
+
+def test_deleted_project_is_skipped_with_a_warning(emulator, tmp_path):
+    victim = sorted(emulator.ids("projects"))[3]
+    emulator.faults.vanish_projects = {victim}
+    expected = {s: emulator.ids(s) for s in STREAMS}
+    run = run_tap(tmp_path, tap_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"project {victim} no longer exists" in run.stderr
+    for stream in ("spaces", "phases", "space-documents"):
+        survivors = {i for i in expected[stream] if i in emulator.ids(stream)}
+        assert run.ids(stream) == survivors, stream
+        assert survivors < expected[stream] or not expected[stream]
+
+
+def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
+    # Projects are paged 4 at a time and each page's children take longer than a
+    # token lives, so the projects list must restart; nothing may be lost or doubled.
+    emulator.faults.token_ttl_s = 1.5
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, page_size=4, max_requests_per_minute=600))
+    assert_complete(run, emulator)
+    expired = [e for e in emulator.request_log if e.status == 400]
+    assert expired
+    assert all("pageToken" in e.params for e in expired)
+    assert "page token expired; restarting" in run.stderr
+    assert len(run.records("projects")) == len(emulator.ids("projects"))
+
+
+def test_soak_under_every_fault_at_once(tmp_path):
+    faults = Faults(
+        rate_limit=(10, 1.0),
+        error_rate=0.05,
+        truncate_rate=0.02,
+        token_ttl_s=1.5,
+        fault_seed=7,
+    )
+    with Emulator(seed=3, scale=Scale.default(), api_key=API_KEY, faults=faults) as emu:
+        started = time.monotonic()
+        run = run_tap(
+            tmp_path,
+            tap_config(emu, max_requests_per_minute=600, max_retries=6, page_size=25),
+            timeout=170,
+        )
+        assert_complete(run, emu)
+        assert time.monotonic() - started < 170
+        seen = statuses(emu)
+        assert any(s >= 500 for s in seen)
+
+
+def _spawn(tmp_path: Path, config: dict, state: dict | None) -> subprocess.Popen:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    command = [TAP, "--config", str(tmp_path / "config.json")]
+    if state:
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(tmp_path / "state.json")]
+    with (tmp_path / "out.jsonl").open("w") as out, (tmp_path / "err.log").open("w") as err:
+        return subprocess.Popen(command, stdout=out, stderr=err)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
+    rng = random.Random(seed)
+    with Emulator(seed=seed, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
+        config = tap_config(emu, max_requests_per_minute=1200, page_size=40)
+        first = _spawn(tmp_path, config, None)
+        time.sleep(rng.uniform(0.5, 4.0))
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        out = (tmp_path / "out.jsonl").read_text()
+        assert_no_secret(out, (tmp_path / "err.log").read_text())
+        messages = parse_messages(out)
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        seen = {s: set() for s in STREAMS}
+        for m in messages:
+            if m["type"] == "RECORD":
+                seen[m["stream"]].add(m["record"]["id"])
+        # A record changed while the first run was down must arrive too.
+        emu.touch("tasks", min(emu.ids("tasks")))
+
+        second = run_tap(tmp_path, config, state=states[-1] if states else None)
+        assert second.returncode == 0, second.stderr[-3000:]
+        for stream in STREAMS:
+            assert seen[stream] | second.ids(stream) == emu.ids(stream), stream
+        assert min(emu.ids("tasks")) in second.ids("tasks")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"api_key": None}, "api_key"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": "many"}, "page_size"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"base_url": "http://api.example.com/api/1.0"}, "base_url"),
+        ({"base_url": "ftp://127.0.0.1/api"}, "base_url"),
+        ({"project_ids": "12,13"}, "project_ids"),
+        ({"max_requests_per_minute": 0}, "max_requests_per_minute"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_naming_them(shared_emulator, tmp_path, overrides, named):
+    config = tap_config(shared_emulator)
+    config.update(overrides)
+    config = {k: v for k, v in config.items() if v is not None}
+    shared_before = len(shared_emulator.request_log)
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert named in line
+    assert "Traceback" not in run.stderr
+    assert not run.messages
+    if "base_url" in overrides:  # refused before any request could carry the key
+        assert len(shared_emulator.request_log) == shared_before
+
+
+def test_unreachable_host_fails_cleanly(tmp_path):
+    config = {
+        "api_key": API_KEY,
+        "base_url": "http://127.0.0.1:9/api/1.0",  # discard port: nothing listens
+        "max_retries": 1,
+        "retry_backoff_factor": 0.01,
+        "request_timeout": 2,
+    }
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert "ConnectionError" in line
+    assert "giving up after 2 attempts" in line
+    assert "Traceback" not in run.stderr
+
+
+def test_key_never_logged_even_at_debug(emulator, tmp_path):
+    emulator.faults.error_rate = 0.2
+    run = run_tap(
+        tmp_path,
+        tap_config(emulator, max_retries=6),
+        env={"TAP_PM_LOGLEVEL": "DEBUG"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "DEBUG" in run.stderr
+    assert_no_secret(run.stdout, run.stderr, json.dumps(run.final_state))
+
+
+def test_key_not_in_about_or_discover(shared_emulator, tmp_path):
+    run = run_tap(tmp_path, tap_config(shared_emulator), "--discover")
+    about = subprocess.run(
+        [TAP, "--about", "--format=json", "--config", str(tmp_path / "config.json")],
+        capture_output=True, text=True, check=True, env=os.environ,
+    )  # fmt: skip
+    assert_no_secret(run.stdout, run.stderr, about.stdout, about.stderr)

@@ -1,0 +1,86 @@
+"""The nine schema files follow the official OpenAPI spec, property by property."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import STREAMS
+
+SPEC = json.loads((Path(__file__).parents[1] / "spec" / "rocketlane-openapi.json").read_text())
+EPOCH_MS = {"createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt"}
+
+
+def resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def spec_item(stream: str) -> dict:
+    body = resolve(
+        next(iter(SPEC["paths"][f"/1.0/{stream}"]["get"]["responses"]["200"]["content"].values()))[
+            "schema"
+        ]
+    )
+    return resolve(resolve(body["properties"]["data"])["items"])
+
+
+def ours(stream: str) -> dict:
+    path = resources.files("tap_pm") / "schemas" / f"{stream}.json"
+    return json.loads(path.read_text())
+
+
+def types_of(schema: dict) -> set[str]:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def compare(path: str, spec: dict, mine: dict, problems: list[str]) -> None:
+    spec = resolve(spec)
+    name = path.rsplit(".", 1)[-1]
+    if name == "fieldValue":  # custom field values can be any JSON type
+        if not types_of(mine) >= {"string", "number", "boolean", "object", "array", "null"}:
+            problems.append(f"{path}: custom field value must accept any JSON type")
+        return
+    expected = spec.get("type") or ("object" if "properties" in spec else None)
+    if name in EPOCH_MS and expected == "integer":
+        if mine.get("format") != "date-time" or "string" not in types_of(mine):
+            problems.append(f"{path}: epoch ms should be emitted as a date-time string")
+        return
+    if expected not in types_of(mine):
+        problems.append(f"{path}: spec says {expected}, schema says {mine.get('type')}")
+    if expected == "object":
+        for key, sub in spec.get("properties", {}).items():
+            if key not in mine.get("properties", {}):
+                problems.append(f"{path}.{key}: missing")
+            else:
+                compare(f"{path}.{key}", sub, mine["properties"][key], problems)
+    if expected == "array":
+        compare(f"{path}[]", spec.get("items", {}), mine.get("items", {}), problems)
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_schema_has_every_spec_property_with_its_type(stream):
+    problems: list[str] = []
+    compare(stream, spec_item(stream), ours(stream), problems)
+    assert not problems
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_schema_is_valid_json_schema_keyed_on_id(stream):
+    schema = ours(stream)
+    jsonschema.Draft7Validator.check_schema(schema)
+    assert schema["properties"]["id"]["type"] == "integer"
+    assert "id" in schema["required"]
+
+
+def test_optional_values_are_nullable():
+    for stream in STREAMS:
+        schema = ours(stream)
+        for key, prop in schema["properties"].items():
+            if key not in schema["required"]:
+                assert "null" in types_of(prop), f"{stream}.{key} must be nullable"
