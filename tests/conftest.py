@@ -116,6 +116,29 @@ def run_tap(
     return TapRun(proc.returncode, proc.stdout, proc.stderr, parse_messages(proc.stdout))
 
 
+def discover(tmp_path: Path, config: dict[str, Any]) -> dict:
+    run = run_tap(tmp_path, config, "--discover")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)
+
+
+def select(catalog: dict, streams: tuple[str, ...]) -> dict:
+    """Select whole streams in a discovered catalog, deselect the rest."""
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_any_output(capfd, caplog):
+    """Whatever a test printed or logged, in-process or not, must not contain the key."""
+    yield
+    out, err = capfd.readouterr()
+    assert_no_secret(out, err, caplog.text)
+
+
 @pytest.fixture
 def emulator():
     """A fresh default-size emulator per test, so tests may mutate it."""

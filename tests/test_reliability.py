@@ -11,12 +11,26 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import API_KEY, STREAMS, TAP, assert_no_secret, parse_messages, run_tap, tap_config
+from conftest import (
+    API_KEY,
+    CHILDREN,
+    STREAMS,
+    TAP,
+    assert_no_secret,
+    discover,
+    parse_messages,
+    run_tap,
+    select,
+    tap_config,
+)
 
 from rocketlane_emulator import Emulator, Faults, Scale
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+CHILDREN_AND_PROJECTS = ("projects", *CHILDREN)
 
 
 def statuses(emu: Emulator) -> list[int]:
@@ -91,6 +105,18 @@ def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
     assert "Traceback" not in run.stderr
 
 
+def test_slow_answers_time_out_and_are_retried(emulator, tmp_path):
+    emulator.faults.latency_s = 1.5
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, request_timeout=1, max_retries=1))
+    assert run.returncode != 0
+    [line] = error_lines(run)
+    assert "ReadTimeout" in line
+    assert "giving up after 2 attempts" in line
+    time.sleep(emulator.faults.latency_s)  # the emulator logs a request once answered
+    assert len(emulator.request_log) == 2
+
+
 def test_wrong_key_fails_once_without_retry(emulator, tmp_path):
     emulator.reset_log()
     config = tap_config(emulator, api_key="definitely-not-the-key")
@@ -120,9 +146,11 @@ def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
     # Projects are paged 4 at a time and each page's children take longer than a
     # token lives, so the projects list must restart; nothing may be lost or doubled.
     emulator.faults.token_ttl_s = 1.5
+    config = tap_config(emulator, page_size=4, max_requests_per_minute=600)
+    catalog = select(discover(tmp_path, config), CHILDREN_AND_PROJECTS)
     emulator.reset_log()
-    run = run_tap(tmp_path, tap_config(emulator, page_size=4, max_requests_per_minute=600))
-    assert_complete(run, emulator)
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert_complete(run, emulator, streams=CHILDREN_AND_PROJECTS)
     expired = [e for e in emulator.request_log if e.status == 400]
     assert expired
     assert all("pageToken" in e.params for e in expired)
@@ -131,24 +159,30 @@ def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
 
 
 def test_soak_under_every_fault_at_once(tmp_path):
+    # Tokens live 2 s, far less than the sync: pages of 5 projects are followed by
+    # their children's requests, so the projects list outlives its tokens.
     faults = Faults(
         rate_limit=(10, 1.0),
         error_rate=0.05,
         truncate_rate=0.02,
-        token_ttl_s=1.5,
+        token_ttl_s=2.0,
         fault_seed=7,
     )
     with Emulator(seed=3, scale=Scale.default(), api_key=API_KEY, faults=faults) as emu:
         started = time.monotonic()
         run = run_tap(
             tmp_path,
-            tap_config(emu, max_requests_per_minute=600, max_retries=6, page_size=25),
-            timeout=170,
+            tap_config(emu, max_requests_per_minute=600, max_retries=6, page_size=5),
+            timeout=175,
         )
         assert_complete(run, emu)
-        assert time.monotonic() - started < 170
-        seen = statuses(emu)
-        assert any(s >= 500 for s in seen)
+        elapsed = time.monotonic() - started
+        assert elapsed < 175
+        assert elapsed > faults.token_ttl_s * 5
+        fired = {entry.fault for entry in emu.request_log}
+        assert {"error", "truncate"} <= fired
+        assert any(e.status == 400 and "pageToken" in e.params for e in emu.request_log)
+        assert "page token expired" in run.stderr
 
 
 def _spawn(tmp_path: Path, config: dict, state: dict | None) -> subprocess.Popen:

@@ -1,0 +1,138 @@
+"""Narrow unit tests of the base stream's building blocks (hand-made responses, no server)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from email.utils import formatdate
+
+import pytest
+import requests
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_pm.client import (
+    DEFAULT_RATE_LIMIT_WAIT,
+    PageTokenExpiredError,
+    PartitionGoneError,
+    RateLimitedError,
+    TapPMError,
+    ms_to_rfc3339,
+    retry_after_seconds,
+    to_epoch_ms,
+)
+from tap_pm.pagination import PageTokenPaginator, PaginationError
+from tap_pm.tap import TapPM
+
+KEY = "unit-test-key-0000"
+
+
+def response(
+    status: int, body: object = None, headers: dict | None = None, url: str = ""
+) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body if isinstance(body, bytes) else json.dumps(body or {}).encode()  # noqa: SLF001
+    resp.headers.update(headers or {})
+    resp.url = url or "https://api.rocketlane.com/api/1.0/tasks?pageSize=100"
+    resp.request = requests.Request("GET", resp.url).prepare()
+    return resp
+
+
+def page(*, has_more: bool, token: str | None = None) -> requests.Response:
+    pagination = {"hasMore": has_more} | ({"nextPageToken": token} if token else {})
+    return response(200, {"data": [], "pagination": pagination})
+
+
+@pytest.fixture(scope="module")
+def streams():
+    tap = TapPM(config={"api_key": KEY}, validate_config=True)
+    return tap.streams
+
+
+def test_retry_after_header_forms():
+    in_two_seconds_ms = str(int((time.time() + 2) * 1000))
+    assert (
+        1.5 < retry_after_seconds(response(429, headers={"X-Retry-After": in_two_seconds_ms})) <= 2
+    )
+    assert retry_after_seconds(response(429, headers={"Retry-After": "7"})) == 7
+    http_date = formatdate(time.time() + 30, usegmt=True)
+    assert 28 < retry_after_seconds(response(429, headers={"Retry-After": http_date})) <= 30
+    past_ms = str(int((time.time() - 60) * 1000))
+    assert retry_after_seconds(response(429, headers={"X-Retry-After": past_ms})) == 0
+    assert retry_after_seconds(response(429)) == DEFAULT_RATE_LIMIT_WAIT
+
+
+@pytest.mark.parametrize(
+    ("status", "url", "stream", "raised"),
+    [
+        (429, "", "tasks", RateLimitedError),
+        (500, "", "tasks", RetriableAPIError),
+        (503, "", "tasks", RetriableAPIError),
+        (401, "", "tasks", TapPMError),
+        (403, "", "tasks", TapPMError),
+        (400, "", "tasks", TapPMError),
+        (404, "", "tasks", TapPMError),
+        (400, "https://x.test/api/1.0/tasks?pageToken=abc", "tasks", PageTokenExpiredError),
+        (404, "https://x.test/api/1.0/phases?projectId=1", "phases", PartitionGoneError),
+    ],
+)
+def test_status_codes_are_sorted_into_wait_retry_restart_skip_or_fail(
+    streams, status, url, stream, raised
+):
+    with pytest.raises(raised):
+        streams[stream].validate_response(response(status, {"errors": []}, url=url))
+
+
+def test_bodies_that_are_not_json_or_not_a_page_are_retried(streams):
+    with pytest.raises(RetriableAPIError, match="invalid JSON"):
+        streams["tasks"].validate_response(response(200, b'{"data": [{"taskId": 1'))
+    with pytest.raises(RetriableAPIError, match="no `data` list"):
+        streams["tasks"].validate_response(response(200, {"errors": []}))
+    streams["tasks"].validate_response(response(200, {"data": [], "pagination": {}}))
+
+
+def test_key_message_names_the_setting_not_the_key(streams):
+    with pytest.raises(TapPMError) as caught:
+        streams["users"].validate_response(response(401, {"errors": [{"errorMessage": "nope"}]}))
+    assert "check api_key" in caught.value.message.lower()
+    assert KEY not in caught.value.message
+
+
+def test_paginator_follows_tokens_and_refuses_loops():
+    paginator = PageTokenPaginator()
+    paginator.advance(page(has_more=True, token="t1"))
+    assert paginator.current_value == "t1"
+    paginator.advance(page(has_more=True, token="t2"))
+    with pytest.raises(PaginationError, match="twice"):
+        paginator.advance(page(has_more=True, token="t1"))
+    with pytest.raises(PaginationError, match="without a nextPageToken"):
+        PageTokenPaginator().advance(page(has_more=True))
+    done = PageTokenPaginator()
+    done.advance(page(has_more=False, token="ignored"))
+    assert done.finished
+
+
+def test_empty_page_with_more_to_come_is_not_the_end():
+    assert PageTokenPaginator().continue_if_empty(page(has_more=True, token="t"))
+    assert not PageTokenPaginator().continue_if_empty(page(has_more=False))
+
+
+def test_timestamps_round_trip_at_millisecond_precision():
+    for epoch_ms in (0, 1_700_000_000_123, 1_735_689_599_999):
+        text = ms_to_rfc3339(epoch_ms)
+        assert text.endswith("+00:00")
+        assert to_epoch_ms(datetime.fromisoformat(text)) == epoch_ms
+
+
+def test_request_parameters(streams):
+    tasks = streams["tasks"].get_url_params(None, "tok")
+    assert tasks["pageToken"] == "tok"
+    assert tasks["pageSize"] == 100
+    assert tasks["includeAllFields"] == "true"
+    assert tasks["includeArchive.eq"] == "true"
+    entries = streams["time-entries"].get_url_params({"projectId": 5}, None)
+    assert entries["includeDeleted.eq"] == "true"
+    assert "deleted" in entries["includeFields"].split(",")
+    assert entries["projectId.eq"] == 5
+    assert streams["phases"].get_url_params({"projectId": 5}, None)["projectId"] == 5
