@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
 
 if t.TYPE_CHECKING:
@@ -16,7 +17,10 @@ def json_payload(response: requests.Response) -> t.Any:  # noqa: ANN401
     """Return the parsed JSON body, parsing it only once per response."""
     cache = response.__dict__
     if _PAYLOAD not in cache:
-        cache[_PAYLOAD] = response.json()
+        try:
+            cache[_PAYLOAD] = msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise ValueError(str(exc)) from None
     return cache[_PAYLOAD]
 
 

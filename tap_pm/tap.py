@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 
@@ -40,6 +41,8 @@ class TapPM(Tap):
     """Singer tap for a Rocketlane workspace."""
 
     name = "tap-pm"
+    # The SDK's msgspec writer encodes RECORD messages several times faster.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -1,0 +1,190 @@
+"""Benchmark tap-pm against the emulator: request floor, pace under the limit, CPU, memory.
+
+Usage: python bench/bench.py [--rate 20] [--out bench/results/latest.json]
+Run from the repository root with the project's venv (`make bench`). Figures are printed as
+ratios so they mean the same on a fast or a slow machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rocketlane_emulator import ID_KEYS, Emulator, Scale  # noqa: E402
+
+KEY = "bench-key"
+TAP = str(Path(sys.executable).parent / "tap-pm")
+CHILDREN = ("spaces", "phases", "space-documents")
+PAGE = 100
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mb: float
+    stdout: Path | None
+
+
+def _run(command: list[str], stdout: Path | None) -> Run:
+    with open(stdout or os.devnull, "wb") as out, open(os.devnull, "wb") as err:  # noqa: PTH123
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"{command[0]} failed")
+    return Run(seconds, usage.ru_maxrss / 1024, stdout)
+
+
+# Peak RSS survives exec, and a child forked from this process (which holds the emulator's
+# data) would inherit its size; so commands are launched from a small, separate process.
+LAUNCHER = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+
+
+def run(command: list[str], stdout: Path | None) -> Run:
+    """Run a command to completion: wall time and its own peak RSS (from wait4)."""
+    return LAUNCHER.submit(_run, command, stdout).result()
+
+
+def tap(emu: Emulator, tmp: Path, name: str, *, state: dict | None = None, **config) -> Run:  # noqa: ANN003
+    settings = {"api_key": KEY, "base_url": emu.base_url, "max_requests_per_minute": 10**6}
+    (tmp / f"{name}.json").write_text(json.dumps(settings | config))
+    command = [TAP, "--config", str(tmp / f"{name}.json")]
+    if state is not None:
+        (tmp / f"{name}-state.json").write_text(json.dumps(state))
+        command += ["--state", str(tmp / f"{name}-state.json")]
+    return run(command, tmp / f"{name}.out" if name != "throughput" else None)
+
+
+def requests_by_stream(emu: Emulator) -> Counter:
+    return Counter(entry.resource for entry in emu.request_log)
+
+
+def floor(emu: Emulator) -> Counter:
+    """Fewest requests that read everything: ceil(records / 100) per list and per project.
+
+    Child lists need at least one request per project, to learn that it has none.
+    """
+    result: Counter = Counter()
+    for stream in ID_KEYS:
+        if stream in CHILDREN:
+            per_project = Counter(emu.project_of(stream, i) for i in emu.ids(stream))
+            result[stream] = sum(
+                max(1, math.ceil(per_project[p] / PAGE)) for p in emu.ids("projects")
+            )
+        else:
+            result[stream] = max(1, math.ceil(len(emu.ids(stream)) / PAGE))
+    return result
+
+
+def final_state(path: Path) -> dict:
+    state = {}
+    for line in path.read_text().splitlines():
+        message = json.loads(line)
+        if message["type"] == "STATE":
+            state = message["value"]
+    return state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=int, default=20, help="emulated requests per second")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/latest.json")
+    args = parser.parse_args()
+    results: dict = {}
+    run(["true"], None)  # start the launcher while this process is still small
+    tmp = Path(tempfile.mkdtemp(prefix="tap-pm-bench-"))
+
+    with Emulator(seed=1, scale=Scale.default(), api_key=KEY) as emu:
+        results["rss_small_mb"] = tap(emu, tmp, "small").max_rss_mb
+
+    with Emulator(seed=1, scale=Scale.large(), api_key=KEY) as emu:
+        records = sum(len(emu.ids(stream)) for stream in ID_KEYS)
+        floors = floor(emu)
+        results["records"] = records
+        print(f"large workspace: {records} records, floor {sum(floors.values())} requests")
+
+        # 1. Clean full sync, no limit: requests vs floor, throughput, memory.
+        emu.reset_log()
+        full = tap(emu, tmp, "throughput")
+        issued = requests_by_stream(emu)
+        results["requests"] = {s: {"issued": issued[s], "floor": floors[s]} for s in ID_KEYS}
+        results["request_ratio"] = sum(issued.values()) / sum(floors.values())
+        results["rss_large_mb"] = full.max_rss_mb
+        results["tap_records_per_s"] = records / full.seconds
+
+        # 2. The baseline: a bare requests loop over the same pages.
+        raw = run([sys.executable, str(ROOT / "bench/raw_loop.py"), emu.base_url, KEY], None)
+        results["raw_records_per_s"] = records / raw.seconds
+        results["throughput_ratio"] = results["tap_records_per_s"] / results["raw_records_per_s"]
+
+        # 3. Under the emulated limit, with the setting to match.
+        emu.faults.rate_limit = (args.rate, 1.0)
+        emu.reset_log()
+        paced = tap(emu, tmp, "paced", max_requests_per_minute=args.rate * 60)
+        statuses = Counter(entry.status for entry in emu.request_log)
+        floor_seconds = sum(floors.values()) / args.rate
+        results["paced"] = {
+            "seconds": paced.seconds,
+            "floor_seconds": floor_seconds,
+            "ratio": paced.seconds / floor_seconds,
+            "http_429": statuses[429],
+            "requests": sum(statuses.values()),
+        }
+        emu.faults.rate_limit = None
+
+        # 4. Incremental with nothing changed.
+        emu.reset_log()
+        assert paced.stdout is not None
+        tap(emu, tmp, "incremental", state=final_state(paced.stdout))
+        again = requests_by_stream(emu)
+        partitions = len(emu.ids("projects"))
+        expected = {s: partitions if s in CHILDREN else 1 for s in ID_KEYS}
+        results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in ID_KEYS}
+
+    LAUNCHER.shutdown()
+    results["rss_growth"] = results["rss_large_mb"] / results["rss_small_mb"]
+    report(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+
+
+def report(r: dict) -> None:
+    print(f"\n{'stream':<18}{'requests':>9}{'floor':>7}{'incr.':>7}{'expected':>9}")
+    for stream, row in r["requests"].items():
+        inc = r["incremental"][stream]
+        print(
+            f"{stream:<18}{row['issued']:>9}{row['floor']:>7}{inc['issued']:>7}{inc['expected']:>9}"
+        )
+    paced = r["paced"]
+    print(f"\nrequests / floor (clean full sync)        {r['request_ratio']:.3f}")
+    print(
+        f"paced wall / floor time                   {paced['ratio']:.3f}"
+        f"  ({paced['seconds']:.1f}s vs {paced['floor_seconds']:.1f}s, {paced['http_429']} x 429)"
+    )
+    print(
+        f"throughput tap / raw requests loop        {r['throughput_ratio']:.2f}"
+        f"  ({r['tap_records_per_s']:.0f} vs {r['raw_records_per_s']:.0f} records/s)"
+    )
+    print(
+        f"peak RSS large / small                    {r['rss_growth']:.2f}"
+        f"  ({r['rss_large_mb']:.0f} MB vs {r['rss_small_mb']:.0f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
