@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_pm.client import RocketlaneStream
-
-if t.TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from singer_sdk.helpers.types import Context, Record
+from tap_pm.client import ParentStream, RocketlaneStream
 
 
-class ProjectsStream(RocketlaneStream):
+class ProjectsStream(ParentStream):
     """Projects, archived included by default; the parent of spaces, phases, documents."""
 
     name = "projects"
@@ -28,32 +23,6 @@ class ProjectsStream(RocketlaneStream):
         "plannedDuration", "projectAgeInDays", "customersInvited", "customersJoined",
         "externalReferenceId", "metrics", "remainingMinutes", "remainingHours",
     )  # fmt: skip
-
-    @property
-    def _children_wanted(self) -> bool:
-        return any(c.selected or c.has_selected_descendents for c in self.child_streams)
-
-    def start_ms(self, context: Context | None) -> int | None:
-        """With child streams selected, list every project: a phase can change alone."""
-        return None if self._children_wanted else super().start_ms(context)
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Projects in scope; unchanged ones are not emitted but their children are synced."""
-        wanted = set(self.config.get("project_ids") or ())
-        since = super().start_ms(context) if self._children_wanted else None
-        for record in super().get_records(context):
-            if wanted and record["projectId"] not in wanted:
-                continue
-            if since is not None and (record.get("updatedAt") or 0) < since:
-                # The SDK syncs children only for emitted records; these projects are
-                # up to date, but their spaces, phases and documents may not be.
-                self._sync_children(self.get_child_context(record, context))
-                continue
-            yield record
-
-    def get_child_context(self, record: Record, context: Context | None) -> dict:  # noqa: ARG002
-        """Children are listed per project."""
-        return {"projectId": record["projectId"]}
 
 
 class _ProjectChildStream(RocketlaneStream):

@@ -7,7 +7,7 @@ from datetime import datetime
 from importlib import resources
 
 import jsonschema
-from conftest import CHILDREN, INCREMENTAL, STREAMS, run_tap, tap_config
+from conftest import CHILDREN, INCREMENTAL, STREAMS, discover, run_tap, select, tap_config
 
 from rocketlane_emulator import ID_KEYS
 
@@ -119,3 +119,63 @@ def _is_at_bookmark(state, stream, record, emu) -> bool:
     else:
         values = [bookmarks.get("replication_key_value")]
     return any(value and to_ms(value) == record["updatedAt"] for value in values)
+
+
+def requests_per_resource(emu) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in emu.request_log:
+        counts[entry.resource] = counts.get(entry.resource, 0) + 1
+    return counts
+
+
+def test_unchanged_workspace_costs_one_request_per_list_and_project(emulator, tmp_path):
+    config = tap_config(emulator, page_size=5)  # several pages of projects
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr[-3000:]
+    emulator.reset_log()
+    second = run_tap(tmp_path, config, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    sent = requests_per_resource(emulator)
+    projects = len(emulator.ids("projects"))
+    for stream in INCREMENTAL:
+        assert sent[stream] == (projects if stream in CHILDREN else 1), stream
+        # Nothing changed: only records in a bookmark's own millisecond may come again.
+        truth = {r[ID_KEYS[stream]]: r for r in emulator.truth(stream)}
+        for record in second.records(stream):
+            assert _is_at_bookmark(first.final_state, stream, truth[record["id"]], emulator)
+    # A child changed in an unchanged project still arrives.
+    phase = max(emulator.ids("phases"))
+    emulator.touch("phases", phase)
+    third = run_tap(tmp_path, config, state=second.final_state)
+    assert phase in third.ids("phases")
+    assert len(third.records("phases")) < len(emulator.ids("phases"))
+
+
+def test_a_new_child_selection_lists_every_project_again(emulator, tmp_path):
+    config = tap_config(emulator, page_size=5)
+    catalog = select(discover(tmp_path, config), ("projects", "phases"))
+    first = run_tap(tmp_path, config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    emulator.reset_log()
+    both = select(discover(tmp_path, config), ("projects", "phases", "spaces"))
+    second = run_tap(tmp_path, config, catalog=both, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.ids("spaces") == emulator.ids("spaces")
+    assert requests_per_resource(emulator)["projects"] > 1
+
+
+def test_deleted_project_is_forgotten(emulator, tmp_path):
+    first = run_tap(tmp_path, tap_config(emulator))
+    assert first.returncode == 0, first.stderr[-3000:]
+    victim = sorted(emulator.ids("projects"))[2]
+    emulator.delete_project(victim)
+    second = run_tap(tmp_path, tap_config(emulator), state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"project {victim} no longer exists" in second.stderr
+    for stream in CHILDREN:
+        partitions = second.final_state["bookmarks"][stream]["partitions"]
+        assert victim not in {p["context"]["projectId"] for p in partitions}
+    emulator.reset_log()
+    third = run_tap(tmp_path, tap_config(emulator), state=second.final_state)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert 404 not in {entry.status for entry in emulator.request_log}
