@@ -10,14 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,25 +35,25 @@ class Run:
     stdout: Path | None
 
 
-def _run(command: list[str], stdout: Path | None) -> Run:
-    with open(stdout or os.devnull, "wb") as out, open(os.devnull, "wb") as err:  # noqa: PTH123
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status):
-        sys.exit(f"{command[0]} failed")
-    return Run(seconds, usage.ru_maxrss / 1024, stdout)
-
-
-# Peak RSS survives exec, and a child forked from this process (which holds the emulator's
-# data) would inherit its size; so commands are launched from a small, separate process.
-LAUNCHER = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+# Started first, while this process is small (see bench/launch.py).
+LAUNCHER = subprocess.Popen(
+    [sys.executable, str(ROOT / "bench/launch.py")],
+    stdin=subprocess.PIPE,
+    stdout=subprocess.PIPE,
+    text=True,
+)
 
 
 def run(command: list[str], stdout: Path | None) -> Run:
-    """Run a command to completion: wall time and its own peak RSS (from wait4)."""
-    return LAUNCHER.submit(_run, command, stdout).result()
+    """Run a command to completion: wall time and its own peak RSS."""
+    assert LAUNCHER.stdin is not None
+    assert LAUNCHER.stdout is not None
+    LAUNCHER.stdin.write(json.dumps({"command": command, "stdout": str(stdout or "")}) + "\n")
+    LAUNCHER.stdin.flush()
+    answer = json.loads(LAUNCHER.stdout.readline())
+    if answer["exit_code"]:
+        sys.exit(f"{command[0]} failed")
+    return Run(answer["seconds"], answer["max_rss_mb"], stdout)
 
 
 def tap(emu: Emulator, tmp: Path, name: str, *, state: dict | None = None, **config) -> Run:  # noqa: ANN003
@@ -106,7 +102,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/latest.json")
     args = parser.parse_args()
     results: dict = {}
-    run(["true"], None)  # start the launcher while this process is still small
     tmp = Path(tempfile.mkdtemp(prefix="tap-pm-bench-"))
 
     with Emulator(seed=1, scale=Scale.default(), api_key=KEY) as emu:
@@ -156,7 +151,7 @@ def main() -> None:
         expected = {s: partitions if s in CHILDREN else 1 for s in ID_KEYS}
         results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in ID_KEYS}
 
-    LAUNCHER.shutdown()
+    LAUNCHER.communicate()
     results["rss_growth"] = results["rss_large_mb"] / results["rss_small_mb"]
     report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

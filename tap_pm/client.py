@@ -32,8 +32,8 @@ if t.TYPE_CHECKING:
 SCHEMAS = resources.files("tap_pm") / "schemas"
 EPOCH_MS_FIELDS = ("createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt")
 # Our clock and the server's see a request at slightly different instants; pacing
-# windows 1% longer than the API's keeps that jitter from provoking a 429.
-WINDOW_MARGIN = 1.01
+# windows 2% longer than the API's keeps that jitter from provoking a 429.
+WINDOW_MARGIN = 1.02
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 MAX_TOKEN_RESTARTS = 5
 RETRIABLE_ERRORS = (
