@@ -35,6 +35,7 @@ EPOCH_MS_FIELDS = ("createdAt", "updatedAt", "submittedAt", "approvedAt", "rejec
 # windows 2% longer than the API's keeps that jitter from provoking a 429.
 WINDOW_MARGIN = 1.02
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+MIN_RATE_LIMIT_WAIT = 0.1  # a 429 whose resume time has passed must not become a hot loop
 MAX_TOKEN_RESTARTS = 5
 RETRIABLE_ERRORS = (
     RetriableAPIError,
@@ -85,14 +86,14 @@ def retry_after_seconds(response: requests.Response) -> float:
     now = time.time()
     if value := response.headers.get("X-Retry-After"):
         try:
-            return max(0.0, int(value) / 1000 - now)
+            return max(MIN_RATE_LIMIT_WAIT, int(value) / 1000 - now)
         except ValueError:
             pass
     if value := response.headers.get("Retry-After"):
         if value.strip().isdigit():
-            return float(value)
+            return max(MIN_RATE_LIMIT_WAIT, float(value))
         try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            return max(MIN_RATE_LIMIT_WAIT, parsedate_to_datetime(value).timestamp() - now)
         except (TypeError, ValueError):
             pass
     return DEFAULT_RATE_LIMIT_WAIT
@@ -162,7 +163,7 @@ class RocketlaneStream(RESTStream["str | None"]):
         """The `base_url` setting."""
         return str(self.config["base_url"]).rstrip("/")
 
-    @property
+    @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
         """Send the key in the `api-key` header."""
         return APIKeyAuthenticator(key="api-key", value=self.config["api_key"])

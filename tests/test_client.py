@@ -13,6 +13,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_pm.client import (
     DEFAULT_RATE_LIMIT_WAIT,
+    MIN_RATE_LIMIT_WAIT,
     PageTokenExpiredError,
     PartitionGoneError,
     RateLimitedError,
@@ -59,7 +60,10 @@ def test_retry_after_header_forms():
     http_date = formatdate(time.time() + 30, usegmt=True)
     assert 28 < retry_after_seconds(response(429, headers={"Retry-After": http_date})) <= 30
     past_ms = str(int((time.time() - 60) * 1000))
-    assert retry_after_seconds(response(429, headers={"X-Retry-After": past_ms})) == 0
+    assert (
+        retry_after_seconds(response(429, headers={"X-Retry-After": past_ms}))
+        == MIN_RATE_LIMIT_WAIT
+    )
     assert retry_after_seconds(response(429)) == DEFAULT_RATE_LIMIT_WAIT
 
 
