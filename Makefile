@@ -16,7 +16,7 @@ ACTIONLINT_VERSION := 1.17.0
 MELTANO_STAMP := $(TOOLS)/meltano/.meltano-$(MELTANO_VERSION)-duckdb-$(DUCKDB_VERSION)
 ACTIONLINT_STAMP := $(TOOLS)/actionlint/.actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: demo test lint install tools clean
+.PHONY: demo test bench lint install tools clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ demo: install $(MELTANO_STAMP)
 
 test: install tools
 	$(VENV)/bin/python -m pytest
+
+# Requests vs floor, pace under a limit, throughput and memory at a large size (~5 min).
+bench: install
+	$(VENV)/bin/python bench/bench.py
 
 lint: install
 	$(VENV)/bin/ruff check .
