@@ -37,8 +37,12 @@ def statuses(emu: Emulator) -> list[int]:
     return [entry.status for entry in emu.request_log]
 
 
-def error_lines(run) -> list[str]:
-    return [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+def failure_line(run) -> str:
+    """The one line a failed run explains itself with (no traceback, non-zero exit)."""
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    return line
 
 
 def assert_complete(run, emu: Emulator, *, streams=STREAMS) -> None:
@@ -72,11 +76,9 @@ def test_429_waits_as_told_and_loses_nothing(emulator, tmp_path, style):
 def test_429_wait_is_capped(emulator, tmp_path):
     emulator.faults.rate_limit = (3, 30.0)
     run = run_tap(tmp_path, tap_config(emulator, max_rate_limit_wait_seconds=1))
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert "429" in line
     assert "max_rate_limit_wait_seconds" in line
-    assert "Traceback" not in run.stderr
 
 
 def test_server_errors_and_truncated_bodies_are_retried(emulator, tmp_path):
@@ -93,8 +95,7 @@ def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
     emulator.faults.error_rate = 1.0
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, max_retries=2))
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert "giving up after 3 attempts" in line
     assert "/api/1.0/" in line
     assert "pageSize=100" in line  # the query, to reproduce it
@@ -102,15 +103,13 @@ def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
     request_id = emulator.request_log[-1].request_id
     assert f"X-Request-Id {request_id}" in line
     assert len(emulator.request_log) == 3
-    assert "Traceback" not in run.stderr
 
 
 def test_slow_answers_time_out_and_are_retried(emulator, tmp_path):
     emulator.faults.latency_s = 1.5
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, request_timeout=1, max_retries=1))
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert "ReadTimeout" in line
     assert "giving up after 2 attempts" in line
     time.sleep(emulator.faults.latency_s)  # the emulator logs a request once answered
@@ -121,8 +120,7 @@ def test_wrong_key_fails_once_without_retry(emulator, tmp_path):
     emulator.reset_log()
     config = tap_config(emulator, api_key="definitely-not-the-key")
     run = run_tap(tmp_path, config)
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert "check api_key" in line.lower()
     assert "401" in line
     assert "definitely-not-the-key" not in run.stderr + run.stdout
@@ -241,10 +239,8 @@ def test_bad_settings_fail_with_one_line_naming_them(shared_emulator, tmp_path, 
     config = {k: v for k, v in config.items() if v is not None}
     shared_before = len(shared_emulator.request_log)
     run = run_tap(tmp_path, config)
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert named in line
-    assert "Traceback" not in run.stderr
     assert not run.messages
     if "base_url" in overrides:  # refused before any request could carry the key
         assert len(shared_emulator.request_log) == shared_before
@@ -259,11 +255,9 @@ def test_unreachable_host_fails_cleanly(tmp_path):
         "request_timeout": 2,
     }
     run = run_tap(tmp_path, config)
-    assert run.returncode != 0
-    [line] = error_lines(run)
+    line = failure_line(run)
     assert "ConnectionError" in line
     assert "giving up after 2 attempts" in line
-    assert "Traceback" not in run.stderr
 
 
 def test_key_never_logged_even_at_debug(emulator, tmp_path):
