@@ -181,7 +181,7 @@ class RocketlaneStream(RESTStream["str | None"]):
     @property
     def budget(self) -> RequestBudget:
         """The tap-wide request budget."""
-        return t.cast("RequestBudget", t.cast("t.Any", self._tap).budget)
+        return self._tap.budget  # type: ignore[attr-defined]
 
     @property
     def partitions(self) -> list[dict] | None:
@@ -263,7 +263,7 @@ class RocketlaneStream(RESTStream["str | None"]):
         request = response.request
         detail = ""
         try:
-            errors = response.json().get("errors") or []
+            errors = json_payload(response).get("errors") or []
             detail = "; ".join(str(error.get("errorMessage")) for error in errors)
         except (ValueError, AttributeError):
             pass
@@ -486,7 +486,7 @@ class ParentStream(RocketlaneStream):
             yield record
         for project_id in sorted((self._known or set()) - listed):
             if not wanted or project_id in wanted:
-                self._sync_children({self.id_key: project_id})
+                self._sync_children(self.get_child_context({self.id_key: project_id}, context))
         if children:
             self._forget_gone_projects()
             self.stream_state["scope"] = self._scope()

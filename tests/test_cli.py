@@ -146,7 +146,7 @@ def test_batch_messages_carry_every_record(shared_emulator, tmp_path):
 
 def test_page_size_sets_request_count(emulator, tmp_path):
     emulator.reset_log()
-    run = run_tap(tmp_path, tap_config(emulator, page_size=7), catalog=None, state=None)
+    run = run_tap(tmp_path, tap_config(emulator, page_size=7))
     assert run.returncode == 0, run.stderr[-2000:]
     users = [e for e in emulator.request_log if e.resource == "users"]
     assert len(users) == math.ceil(len(emulator.ids("users")) / 7)
