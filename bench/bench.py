@@ -87,6 +87,10 @@ def floor(emu: Emulator) -> Counter:
     return result
 
 
+def record_count(path: Path) -> int:
+    return sum(1 for line in path.read_text().splitlines() if line.startswith('{"type":"RECORD"'))
+
+
 def final_state(path: Path) -> dict:
     state = {}
     for line in path.read_text().splitlines():
@@ -151,6 +155,17 @@ def main() -> None:
         expected = {s: partitions if s in CHILDREN else 1 for s in ID_KEYS}
         results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in ID_KEYS}
 
+        # 5. What the look-back re-emits: the same incremental sync with it off.
+        state = final_state(paced.stdout)
+        with_lookback = record_count(tmp / "incremental.out")
+        tap(emu, tmp, "no-lookback", state=state, lookback_minutes=0)
+        without = record_count(tmp / "no-lookback.out")
+        results["lookback"] = {
+            "records": with_lookback,
+            "records_without": without,
+            "re_emitted": with_lookback - without,
+        }
+
     LAUNCHER.communicate()
     results["rss_growth"] = results["rss_large_mb"] / results["rss_small_mb"]
     report(results)
@@ -174,6 +189,11 @@ def report(r: dict) -> None:
     print(
         f"throughput tap / raw requests loop        {r['throughput_ratio']:.2f}"
         f"  ({r['tap_records_per_s']:.0f} vs {r['raw_records_per_s']:.0f} records/s)"
+    )
+    lookback = r["lookback"]
+    print(
+        f"look-back re-emits per incremental sync   {lookback['re_emitted']}"
+        f"  ({lookback['records']} records vs {lookback['records_without']} without it)"
     )
     print(
         f"peak RSS large / small                    {r['rss_growth']:.2f}"

@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--truncate-rate", type=float, default=0.0, metavar="F")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S")
     parser.add_argument("--token-ttl", type=float, default=900.0, metavar="S")
+    parser.add_argument(
+        "--clock-offset", type=float, default=0.0, metavar="S",
+        help="shift the emulator's clock (updatedAt, Date, X-Retry-After) by S seconds",
+    )  # fmt: skip
     return parser
 
 
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
         host=args.host,
         port=args.port,
+        clock_offset_s=args.clock_offset,
     )
     emulator.start()
     banner = f"Rocketlane emulator listening on {emulator.base_url} (api key: {args.api_key})"

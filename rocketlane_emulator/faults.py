@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from random import Random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RETRY_AFTER_STYLES = ("x-retry-after", "retry-after-seconds", "retry-after-date")
 SERVER_ERRORS = (
@@ -45,7 +48,8 @@ class Faults:
 class FaultState:
     """Runtime state behind :class:`Faults`: the seeded RNG and the rate-limit windows."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, clock: Callable[[], float]) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._rng = Random(seed)
         self._windows: dict[str, deque[float]] = {}
@@ -74,7 +78,7 @@ class FaultState:
         if limit is None:
             return None
         max_requests, window = limit
-        now = time.time()
+        now = self._clock()
         with self._lock:
             accepted = self._windows.setdefault(api_key, deque())
             while accepted and accepted[0] <= now - window:
@@ -85,10 +89,10 @@ class FaultState:
             return accepted[0] + window if accepted else now + window
 
 
-def retry_after_headers(style: str, retry_at: float) -> dict[str, str]:
-    """Headers telling a rate-limited client when to retry (``retry_at`` is epoch seconds)."""
+def retry_after_headers(style: str, retry_at: float, now: float) -> dict[str, str]:
+    """Headers telling a rate-limited client when to retry (times in the emulator's clock)."""
     if style == "retry-after-seconds":
-        return {"Retry-After": str(max(1, math.ceil(retry_at - time.time())))}
+        return {"Retry-After": str(max(1, math.ceil(retry_at - now)))}
     if style == "retry-after-date":
         return {"Retry-After": formatdate(math.ceil(retry_at), usegmt=True)}
     return {"X-Retry-After": str(math.ceil(retry_at * 1000))}

@@ -12,6 +12,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -23,6 +24,7 @@ from .resources import RESOURCES
 from .store import Page, Store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
 API_PREFIX = "/api/1.0/"
@@ -40,7 +42,7 @@ class RequestLogEntry:
     params: dict[str, str]
     status: int
     request_id: str
-    time: float  # epoch seconds when the request arrived
+    time: float  # the emulator's clock (epoch seconds) when the request arrived
     fault: str | None = None  # "rate_limit", "error", "truncate" or None
 
 
@@ -79,15 +81,22 @@ class Emulator:
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock_offset_s: float = 0.0,
     ) -> None:
         self.seed = seed
+        # Rocketlane's clock, which need not agree with the client's: updatedAt stamps,
+        # Date headers and X-Retry-After all come from it.
+        self.clock_offset_s = clock_offset_s
+        #: Called as hook(resource, params) before each request is answered, e.g. to
+        #: change records while a client is between two pages.
+        self.hooks: list[Callable[[str | None, dict[str, str]], None]] = []
         self.scale = scale or Scale.default()
         self.api_key = api_key
         self.host = host
         self._requested_port = port
         self._faults = faults or Faults()
-        self._fault_state = FaultState(self._faults.fault_seed)
-        self._store = Store(generate(seed, self.scale))
+        self._fault_state = FaultState(self._faults.fault_seed, self.now)
+        self._store = Store(generate(seed, self.scale), self.now)
         self._log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
@@ -144,6 +153,10 @@ class Emulator:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/api/1.0"
 
+    def now(self) -> float:
+        """The emulator's clock: epoch seconds, shifted by ``clock_offset_s``."""
+        return time.time() + self.clock_offset_s
+
     # ------------------------------------------------------------------ faults
     @property
     def faults(self) -> Faults:
@@ -166,12 +179,13 @@ class Emulator:
     def ids(self, resource: str) -> set[int]:
         return self._store.ids(resource)
 
-    def touch(self, resource: str, record_id: int) -> Record:
+    def touch(self, resource: str, record_id: int, at_ms: int | None = None) -> Record:
         """Edit a record now (updatedAt strictly increases, a text field changes); return a copy.
 
-        time-offs have no updatedAt, so only their note changes.
+        With ``at_ms``, the edit is stamped with that updatedAt instead, as an API whose lists
+        lag behind its writes would show it. time-offs have no updatedAt: only their note changes.
         """
-        return self._store.touch(resource, record_id)
+        return self._store.touch(resource, record_id, at_ms)
 
     def delete_project(self, project_id: int) -> None:
         """Delete a project with its phases, spaces, space documents, tasks and time entries."""
@@ -193,7 +207,7 @@ class Emulator:
     # ---------------------------------------------------------------- requests
     def handle(self, method: str, target: str, headers: dict[str, str]) -> Response:
         """Answer one request (``headers`` with lower-case names); no sockets involved."""
-        arrived = time.time()
+        arrived = self.now()
         request_id = str(uuid.uuid4())
         url = urlsplit(target)
         params = _parse_params(url.query)
@@ -206,6 +220,8 @@ class Emulator:
 
         if faults.latency_s > 0:
             time.sleep(faults.latency_s)
+        for hook in list(self.hooks):
+            hook(resource, params)
         try:
             response, fault = self._answer(method, resource, params, headers, faults)
         except ApiError as error:
@@ -217,6 +233,7 @@ class Emulator:
 
         response.headers["Content-Type"] = "application/json"
         response.headers["X-Request-Id"] = request_id
+        response.headers["Date"] = formatdate(self.now(), usegmt=True)
         entry = RequestLogEntry(
             method, path, resource, params, response.status, request_id, arrived, fault
         )
@@ -237,7 +254,7 @@ class Emulator:
             raise _UNAUTHORIZED
         retry_at = self._fault_state.admit(key, faults.rate_limit)
         if retry_at is not None:
-            rate_headers = retry_after_headers(faults.retry_after_style, retry_at)
+            rate_headers = retry_after_headers(faults.retry_after_style, retry_at, self.now())
             return Response(429, _json(_RATE_LIMITED.body()), rate_headers), "rate_limit"
         if self._fault_state.chance(faults.error_rate):
             status, code, message = self._fault_state.server_error()

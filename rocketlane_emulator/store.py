@@ -93,8 +93,9 @@ class Page:
 class Store:
     """Thread-safe owner of all records and page tokens."""
 
-    def __init__(self, data: dict[str, list[Record]]) -> None:
+    def __init__(self, data: dict[str, list[Record]], clock: Callable[[], float]) -> None:
         self.lock = threading.RLock()
+        self._clock = clock  # the emulator's clock, which stamps updatedAt
         space_project = {s["spaceId"]: s["project"]["projectId"] for s in data["spaces"]}
         self.tables: dict[str, Table] = {}
         for name, spec in RESOURCES.items():
@@ -189,13 +190,15 @@ class Store:
         return token
 
     # --------------------------------------------------------------- mutation
-    def touch(self, resource: str, record_id: int) -> Record:
-        """Mark a record as edited now; return a copy of its full shape."""
+    def touch(self, resource: str, record_id: int, at_ms: int | None = None) -> Record:
+        """Mark a record as edited now (or stamped ``at_ms``); return a copy of its full shape."""
         spec = spec_for(resource)
         with self.lock:
             record = self.tables[resource].rows[record_id]
-            if spec.has_updated_at:
-                now_ms = int(time.time() * 1000)
+            if spec.has_updated_at and at_ms is not None:
+                record["updatedAt"] = at_ms
+            elif spec.has_updated_at:
+                now_ms = int(self._clock() * 1000)
                 record["updatedAt"] = max(now_ms, record["updatedAt"] + 1)
             self._edits += 1
             old = record.get(spec.touch_field)

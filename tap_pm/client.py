@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 import typing as t
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_pm import __version__
+from tap_pm.clock import ApiClock, seconds_until
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
 
 if t.TYPE_CHECKING:
@@ -37,6 +39,8 @@ WINDOW_MARGIN = 1.02
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 MIN_RATE_LIMIT_WAIT = 0.1  # a 429 whose resume time has passed must not become a hot loop
 MAX_TOKEN_RESTARTS = 5
+DEFAULT_LOOKBACK_MINUTES = 5
+MIN_REALISTIC_KEY_LENGTH = 8
 RETRIABLE_ERRORS = (
     RetriableAPIError,
     ConnectionError,
@@ -45,6 +49,20 @@ RETRIABLE_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """Hide the secret in `text`.
+
+    A realistic key is hidden wherever it occurs. A very short one (a typo, a placeholder)
+    could be part of any word, so only whole occurrences are hidden: with a key of `x`,
+    `http://example.com` stays readable.
+    """
+    if not secret:
+        return text
+    if len(secret) >= MIN_REALISTIC_KEY_LENGTH:
+        return text.replace(secret, "***")
+    return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
 
 
 class TapPMError(click.ClickException):
@@ -73,6 +91,11 @@ def ms_to_rfc3339(value: float) -> str:
     return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 date-time (`Z` accepted on Python 3.10 too); ValueError if it is not one."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def to_epoch_ms(value: datetime) -> int:
     """A datetime as whole epoch milliseconds, rounded down."""
     if value.tzinfo is None:
@@ -82,18 +105,21 @@ def to_epoch_ms(value: datetime) -> int:
 
 
 def retry_after_seconds(response: requests.Response) -> float:
-    """Seconds to wait after a 429, from `X-Retry-After` (epoch ms) or `Retry-After`."""
-    now = time.time()
+    """Seconds to wait after a 429, from `X-Retry-After` (epoch ms) or `Retry-After`.
+
+    Resume times are on the API's clock, so they are measured from the response's `Date`.
+    """
     if value := response.headers.get("X-Retry-After"):
         try:
-            return max(MIN_RATE_LIMIT_WAIT, int(value) / 1000 - now)
+            return max(MIN_RATE_LIMIT_WAIT, seconds_until(response, int(value) / 1000))
         except ValueError:
             pass
     if value := response.headers.get("Retry-After"):
         if value.strip().isdigit():
             return max(MIN_RATE_LIMIT_WAIT, float(value))
         try:
-            return max(MIN_RATE_LIMIT_WAIT, parsedate_to_datetime(value).timestamp() - now)
+            resume_at = parsedate_to_datetime(value).timestamp()
+            return max(MIN_RATE_LIMIT_WAIT, seconds_until(response, resume_at))
         except (TypeError, ValueError):
             pass
     return DEFAULT_RATE_LIMIT_WAIT
@@ -184,6 +210,25 @@ class RocketlaneStream(RESTStream["str | None"]):
         return self._tap.budget  # type: ignore[attr-defined]
 
     @property
+    def api_clock(self) -> ApiClock:
+        """The tap-wide view of Rocketlane's clock."""
+        return self._tap.api_clock  # type: ignore[attr-defined]
+
+    #: When this stream started, on the API's clock (epoch s): set by its first response.
+    _started_at: float | None = None
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> str | None:  # noqa: ARG002
+        """Bookmarks never pass the stream's start on the API's clock (known after a response)."""
+        if not self.replication_key or self._started_at is None:
+            return None
+        return ms_to_rfc3339(math.floor(self._started_at * 1000))
+
+    def _cap_bookmark(self, context: Context | None) -> None:
+        """Apply the signpost to a partition whose first request preceded it."""
+        if signpost := self.get_replication_key_signpost(context):
+            self._write_replication_key_signpost(context, signpost)
+
+    @property
     def partitions(self) -> list[dict] | None:
         """With `project_ids`, project-scoped lists are read one project at a time."""
         if self.parent_stream_type:
@@ -197,11 +242,19 @@ class RocketlaneStream(RESTStream["str | None"]):
         return PageTokenPaginator()
 
     def start_ms(self, context: Context | None) -> int | None:
-        """The incremental filter: the bookmark (or `start_date`) in epoch ms."""
+        """The incremental filter: the bookmark less the look-back (or `start_date`), epoch ms."""
         if not self.replication_key:
             return None
         start = self.get_starting_timestamp(context)
-        return None if start is None else to_epoch_ms(start)
+        if start is None:
+            return None
+        since = to_epoch_ms(start)
+        lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
+        if lookback_ms and self.get_context_state(context).get("replication_key_value"):
+            since -= lookback_ms
+            if start_date := self.config.get("start_date"):
+                since = max(since, to_epoch_ms(parse_rfc3339(start_date)))
+        return since
 
     def get_url_params(
         self,
@@ -229,6 +282,8 @@ class RocketlaneStream(RESTStream["str | None"]):
 
     def validate_response(self, response: requests.Response) -> None:
         """Sort answers into: wait (429), retry (5xx, bad JSON), restart, skip, fail."""
+        if self._started_at is None:
+            self._started_at = self.api_clock.stream_start(response)
         status = response.status_code
         if status == requests.codes.too_many_requests:
             raise RateLimitedError(retry_after_seconds(response))
@@ -378,6 +433,7 @@ class RocketlaneStream(RESTStream["str | None"]):
             except PaginationError as exc:
                 msg = f"{self.name}: {exc}"
                 raise TapPMError(msg) from exc
+            self._cap_bookmark(context)
             return
 
     @cached_property

@@ -17,6 +17,7 @@ from rocketlane_emulator import Emulator, Faults, Scale
 
 API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
 TAP = str(Path(sys.executable).parent / "tap-pm")
+SHIFTED_CLOCK = str(Path(__file__).parent / "shifted_clock.py")
 STREAMS = (
     "projects", "spaces", "phases", "space-documents", "tasks",
     "time-entries", "users", "fields", "time-offs",
@@ -93,11 +94,16 @@ def run_tap(
     catalog: dict | None = None,
     timeout: float = 300,
     env: dict[str, str] | None = None,
+    clock_offset: float | None = None,
 ) -> TapRun:
-    """Run the installed `tap-pm` console script and collect its messages."""
+    """Run the installed `tap-pm` console script and collect its messages.
+
+    With `clock_offset`, the tap's clock runs that many seconds ahead (negative: behind).
+    """
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    command = [TAP, "--config", str(config_file), *args]
+    tap = [TAP] if clock_offset is None else [sys.executable, SHIFTED_CLOCK, str(clock_offset)]
+    command = [*tap, "--config", str(config_file), *args]
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         command += ["--state", str(tmp_path / "state.json")]

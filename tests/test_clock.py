@@ -1,0 +1,168 @@
+"""Bookmarks follow Rocketlane's clock (its Date header), whatever the tap machine's clock says.
+
+The tap runs with its clock shifted (tests/shifted_clock.py, like `faketime -f +300s`) against
+the emulator, which stamps updatedAt and dates its responses with its own, correct clock.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+from conftest import API_KEY, STREAMS, discover, run_tap, select, tap_config
+
+from rocketlane_emulator import ID_KEYS, RESOURCES
+from tap_pm.client import mask_secret
+
+FIVE_MINUTES = 300
+
+
+def to_ms(value: str) -> int:
+    return round(datetime.fromisoformat(value).timestamp() * 1000)
+
+
+def bookmarks(state: dict, stream: str) -> list[int]:
+    entry = state["bookmarks"].get(stream, {})
+    values = [p.get("replication_key_value") for p in entry.get("partitions", [])]
+    values.append(entry.get("replication_key_value"))
+    return [to_ms(v) for v in values if v]
+
+
+def stream_starts(emu) -> dict[str, float]:
+    """Per resource, the emulator's clock (epoch ms) when its first request arrived."""
+    starts: dict[str, float] = {}
+    for entry in emu.request_log:
+        starts.setdefault(entry.resource, entry.time * 1000)
+    return starts
+
+
+@pytest.mark.parametrize("offset", [FIVE_MINUTES, -FIVE_MINUTES], ids=["ahead", "behind"])
+def test_a_change_made_during_a_sync_arrives_in_the_next(emulator, tmp_path, offset):
+    config = tap_config(emulator, page_size=5)
+    catalog = select(discover(tmp_path, config), ("tasks",))
+    first = run_tap(tmp_path, config, catalog=catalog, clock_offset=offset)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    # Ten changed tasks: the incremental listing has two pages of five (sorted by id).
+    changed = sorted(emulator.ids("tasks"))[:10]
+    for task in changed:
+        emulator.touch("tasks", task)
+    early, late = changed[0], changed[7]  # R on page 1, Q on page 2
+    fired: list[str] = []
+
+    def between_pages(resource, params):
+        if resource == "tasks" and "pageToken" in params and not fired:
+            fired.append("yes")
+            emulator.touch("tasks", early)  # R changes after it was emitted
+            time.sleep(0.005)
+            emulator.touch("tasks", late)  # then Q changes before it is read
+
+    emulator.hooks.append(between_pages)
+    second = run_tap(
+        tmp_path, config, catalog=catalog, state=first.final_state, clock_offset=offset
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert fired
+    assert set(changed) <= second.ids("tasks")
+    emitted = {r["id"]: r for r in second.records("tasks")}
+    assert emitted[late]["updatedAt"] > emitted[early]["updatedAt"]  # R's edit is older than Q's
+    direction = "ahead of" if offset > 0 else "behind"
+    assert f"clock is {FIVE_MINUTES} s {direction} Rocketlane's" in second.stderr
+    assert second.stderr.count("clock is") == 1  # one warning per run
+
+    emulator.hooks.clear()
+    third = run_tap(
+        tmp_path, config, catalog=catalog, state=second.final_state, clock_offset=offset
+    )
+    assert third.returncode == 0, third.stderr[-3000:]
+    truth = {t["taskId"]: t for t in emulator.truth("tasks")}
+    [early_row] = [r for r in third.records("tasks") if r["id"] == early]
+    field = RESOURCES["tasks"].touch_field
+    assert early_row[field] == truth[early][field]  # R's change was not lost
+    assert to_ms(early_row["updatedAt"]) == truth[early]["updatedAt"]
+
+
+def test_bookmarks_never_pass_the_api_clock_at_the_stream_start(emulator, tmp_path):
+    """With the tap 5 minutes ahead, a record changed mid-stream cannot push a bookmark past it."""
+    config = tap_config(emulator, page_size=5)
+    touched: dict[str, int] = {}
+
+    def touch_the_last_page(resource, params):
+        # On each list's second page, change the record it will serve last (highest id).
+        if resource and "pageToken" in params and resource not in touched:
+            key = ID_KEYS[resource]
+            record = max(emulator.truth(resource), key=lambda r: r[key])
+            touched[resource] = record[key]
+            emulator.touch(resource, record[key])
+
+    emulator.hooks.append(touch_the_last_page)
+    first = run_tap(tmp_path, config, clock_offset=FIVE_MINUTES)
+    assert first.returncode == 0, first.stderr[-3000:]
+    emulator.hooks.clear()
+    starts = stream_starts(emulator)
+    incremental = [s for s in STREAMS if s != "time-offs"]
+    assert set(incremental) <= set(touched)
+    for stream in incremental:
+        marks = bookmarks(first.final_state, stream)
+        assert marks, stream
+        assert max(marks) <= starts[stream], stream
+
+    second = run_tap(tmp_path, config, state=first.final_state, clock_offset=FIVE_MINUTES)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for stream in incremental:
+        assert touched[stream] in second.ids(stream), stream
+
+
+def test_a_429_waits_by_the_api_clock(emulator, tmp_path):
+    # X-Retry-After is on Rocketlane's clock: measured on a clock 5 minutes slow, every wait
+    # would last 5 minutes more (and on a fast one, not at all).
+    emulator.faults.rate_limit = (2, 1.0)
+    config = tap_config(emulator, page_size=5, max_retries=0, max_rate_limit_wait_seconds=60)
+    catalog = select(discover(tmp_path, config), ("users",))
+    emulator.reset_log()
+    started = time.monotonic()
+    run = run_tap(tmp_path, config, catalog=catalog, clock_offset=-FIVE_MINUTES, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.ids("users") == emulator.ids("users")
+    assert 429 in {entry.status for entry in emulator.request_log}
+    assert time.monotonic() - started < 60
+
+
+def test_look_back_re_reads_exactly_its_window(emulator, tmp_path):
+    catalog = select(discover(tmp_path, tap_config(emulator)), ("tasks",))
+    first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    [mark] = bookmarks(first.final_state, "tasks")
+    # Two edits that an API with lagging lists shows only after the bookmark was taken,
+    # stamped 2 and 10 minutes before it.
+    inside, outside = sorted(emulator.ids("tasks"))[:2]
+    emulator.touch("tasks", inside, at_ms=mark - 2 * 60_000)
+    emulator.touch("tasks", outside, at_ms=mark - 10 * 60_000)
+
+    def window(minutes: int) -> set[int]:
+        since = mark - minutes * 60_000
+        return {t["taskId"] for t in emulator.truth("tasks") if t["updatedAt"] >= since}
+
+    default = run_tap(tmp_path, tap_config(emulator), catalog=catalog, state=first.final_state)
+    assert default.returncode == 0, default.stderr[-3000:]
+    assert default.ids("tasks") == window(5)
+    assert inside in window(5)
+    assert outside not in window(5)
+    assert len(default.records("tasks")) == len(window(5))
+
+    off = run_tap(
+        tmp_path, tap_config(emulator, lookback_minutes=0), catalog=catalog, state=first.final_state
+    )
+    assert off.returncode == 0, off.stderr[-3000:]
+    assert off.ids("tasks") == window(0)
+    assert inside not in off.ids("tasks")
+
+
+def test_masking_a_short_key_leaves_the_message_readable(emulator, tmp_path):
+    assert mask_secret("http://example.com with key x", "x") == "http://example.com with key ***"
+    assert mask_secret("key 'x-y' and x-ray", "x-y") == "key '***' and x-ray"
+    assert mask_secret(f"url?k={API_KEY}&a=1 {API_KEY}x", API_KEY) == "url?k=***&a=1 ***x"
+    run = run_tap(tmp_path, tap_config(emulator, api_key="x", base_url="ftp://example.com/api"))
+    assert run.returncode != 0
+    assert "base_url 'ftp://example.com/api' is not an https:// URL" in run.stderr
