@@ -1,6 +1,7 @@
-"""What describes the tap stays in step with it: README settings, Hub definition, meltano.yml.
+"""What describes the tap stays in step with it: README settings, meltano.yml.
 
 Also: the GitHub workflows pass actionlint, and say what they promise (matrix, publishing).
+The Meltano Hub definition has its own tests, with the Hub's own rules: test_hub.py.
 """
 
 from __future__ import annotations
@@ -16,34 +17,8 @@ from conftest import TAP
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
-HUB_DEFINITION = ROOT / "hub" / "extractors" / "tap-pm" / "tap-pm.yml"
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONLINT = ROOT / ".tools" / "actionlint" / "bin" / "actionlint"
-
-# The Meltano Hub's schema for extractor definitions: top-level keys, setting keys and kinds,
-# capabilities and maintenance statuses it accepts.
-HUB_KEYS = {
-    "name", "pip_url", "variant", "namespace", "label", "description", "executable", "settings",
-    "docs", "repo", "logo_url", "hidden", "settings_group_validation", "commands",
-    "capabilities", "metadata", "schema", "select", "maintenance_status", "domain_url",
-    "keywords", "requires", "definition", "next_steps", "settings_preamble", "usage", "prereq",
-    "quality", "ext_repo",
-}  # fmt: skip
-HUB_REQUIRED = {"name", "namespace", "variant", "label"}
-HUB_SETTING_KEYS = {
-    "name", "aliases", "label", "value", "placeholder", "kind", "description", "tooltip",
-    "documentation", "env", "value_processor", "value_post_processor", "oauth", "options",
-    "docs", "hidden", "sensitive",
-}  # fmt: skip
-HUB_KINDS = {
-    "oauth", "hidden", "password", "date_iso8601", "file", "email", "integer", "options",
-    "object", "array", "boolean", "string", "decimal",
-}  # fmt: skip
-HUB_CAPABILITIES = {
-    "properties", "catalog", "discover", "state", "about", "stream-maps", "schema-flattening",
-    "activate-version", "batch", "test", "log-based", "structured-logging",
-}  # fmt: skip
-MAINTENANCE = {"active", "beta", "development", "inactive", "unknown"}
 
 
 def about(fmt: str) -> str:
@@ -60,11 +35,6 @@ def about_json() -> dict:
 
 
 @pytest.fixture(scope="module")
-def hub() -> dict:
-    return yaml.safe_load(HUB_DEFINITION.read_text())
-
-
-@pytest.fixture(scope="module")
 def meltano_yml() -> dict:
     return yaml.safe_load((ROOT / "meltano.yml").read_text())
 
@@ -72,46 +42,6 @@ def meltano_yml() -> dict:
 def plugin(project: dict, kind: str, name: str) -> dict:
     [found] = [p for p in project["plugins"][kind] if p["name"] == name]
     return found
-
-
-def meltano_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
-    """Settings as Meltano names them: nested objects by their leaves (`batch_config.storage.
-    root`), maps whose keys are the user's (`stream_maps`) and free-form objects as a whole."""
-    settings = {}
-    for name, schema in properties.items():
-        is_map = isinstance(schema.get("additionalProperties"), dict)
-        if schema.get("properties") and not is_map:
-            settings.update(meltano_settings(schema["properties"], f"{prefix}{name}."))
-        else:
-            settings[prefix + name] = schema
-    return settings
-
-
-def json_types(schema: dict) -> set[str]:
-    types = schema.get("type", [])
-    return ({types} if isinstance(types, str) else set(types)) - {"null"}
-
-
-def kinds_for(schema: dict) -> set[str]:
-    """Meltano setting kinds that can carry values of this JSON schema."""
-    if schema.get("secret"):
-        return {"password"}
-    if "enum" in schema:
-        return {"options"}
-    if "oneOf" in schema or "anyOf" in schema:
-        return set().union(*(kinds_for(alt) for alt in schema.get("oneOf", schema.get("anyOf"))))
-    kinds = set()
-    for json_type in json_types(schema):
-        if json_type == "string":
-            dated = schema.get("format") in {"date-time", "date"}
-            kinds.add("date_iso8601" if dated else "string")
-        else:
-            kinds.add(
-                {"integer": "integer", "number": "decimal", "boolean": "boolean"}.get(
-                    json_type, json_type
-                )
-            )
-    return kinds
 
 
 # ---------------------------------------------------------------------------- README
@@ -129,58 +59,9 @@ def test_readme_settings_table_is_the_generated_one():
     assert len(readme) > 20
 
 
-# ----------------------------------------------------------------------- Hub definition
-def test_hub_definition_has_the_hub_form(hub):
-    assert HUB_REQUIRED <= set(hub) <= HUB_KEYS, set(hub) - HUB_KEYS
-    assert hub["maintenance_status"] in MAINTENANCE
-    assert set(hub["capabilities"]) <= HUB_CAPABILITIES
-    assert all(isinstance(k, str) for k in hub["keywords"])
-    for key in ("pip_url", "repo", "docs", "description", "domain_url"):
-        assert isinstance(hub[key], str), key
-        assert hub[key], key
-    for setting in hub["settings"]:
-        assert set(setting) <= HUB_SETTING_KEYS, setting["name"]
-        assert {"name", "kind", "label", "description"} <= set(setting), setting["name"]
-        assert setting["kind"] in HUB_KINDS, setting["name"]
-
-
-def test_hub_definition_matches_about(hub, about_json):
-    assert hub["name"] == about_json["name"] == "tap-pm"
-    assert hub["namespace"] == "tap_pm"
-    assert hub["executable"] == "tap-pm"
-    assert sorted(hub["capabilities"]) == sorted(about_json["capabilities"])
-    assert hub["settings_group_validation"] == [sorted(about_json["settings"]["required"])]
-
-    expected = meltano_settings(about_json["settings"]["properties"])
-    assert [s["name"] for s in hub["settings"]] == list(expected)
-    for setting in hub["settings"]:
-        schema = expected[setting["name"]]
-        assert setting["kind"] in kinds_for(schema), (setting["name"], setting["kind"])
-        assert setting["label"] == schema["title"], setting["name"]
-        assert setting["description"] == schema["description"], setting["name"]
-        assert setting.get("value") == schema.get("default"), setting["name"]
-        assert bool(setting.get("sensitive")) == bool(schema.get("secret")), setting["name"]
-        if "enum" in schema:
-            assert [o["value"] for o in setting["options"]] == schema["enum"], setting["name"]
-    [api_key] = [s for s in hub["settings"] if s["name"] == "api_key"]
-    assert api_key["kind"] == "password"
-    assert api_key["sensitive"] is True
-
-
 # --------------------------------------------------------------------------- meltano.yml
-def test_meltano_yml_extractor_is_the_hub_definition(meltano_yml, hub):
+def test_meltano_yml_has_an_extractor_per_workspace(meltano_yml):
     extractor = plugin(meltano_yml, "extractors", "tap-pm")
-    assert extractor["namespace"] == hub["namespace"]
-    assert extractor["pip_url"] == "-e ."
-    assert extractor["executable"] == hub["executable"]
-    assert extractor["capabilities"] == hub["capabilities"]
-    assert extractor["settings_group_validation"] == hub["settings_group_validation"]
-    # Meltano 4 spells `kind: password` as `kind: string` + `sensitive: true`.
-    normalised = [
-        {**s, "kind": "string"} if s["kind"] == "password" else s for s in hub["settings"]
-    ]
-    assert extractor["settings"] == normalised
-
     acme = plugin(meltano_yml, "extractors", "tap-pm--acme")
     assert acme["inherit_from"] == "tap-pm"
     assert acme["load_schema"] != extractor["namespace"]

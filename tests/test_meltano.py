@@ -32,7 +32,7 @@ ROOT = Path(__file__).parents[1]
 TOOLS = ROOT / ".tools" / "meltano" / "bin"
 MELTANO = TOOLS / "meltano"
 TOOLS_PYTHON = TOOLS / "python"  # has the DuckDB that target-duckdb writes with
-HUB_DEFINITION = ROOT / "hub" / "extractors" / "tap-pm" / "tap-pm.yml"
+HUB_DEFINITION = ROOT / "hub" / "_data" / "meltano" / "extractors" / "tap-pm" / "tap-pm.yml"
 PROJECT_FILES = ("meltano.yml", "pyproject.toml", "README.md", "LICENSE", "tap_pm")
 # Variables from the developer's shell that would change what Meltano or a plugin does.
 HERMETIC_PREFIXES = ("TAP_PM", "TARGET_", "MELTANO_", "PG")
