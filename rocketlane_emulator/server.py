@@ -191,6 +191,17 @@ class Emulator:
         """Delete a project with its phases, spaces, space documents, tasks and time entries."""
         self._store.delete_project(project_id)
 
+    def delete(self, resource: str, record_id: int) -> None:
+        """Hard-delete a record: it vanishes from lists and its GET answers 404.
+
+        Deleting a project deletes what it contains.
+        """
+        self._store.delete(resource, record_id)
+
+    def create(self, resource: str, like: int) -> Record:
+        """Add a record like record ``like`` (same project), created now; return a copy."""
+        return self._store.create(resource, like)
+
     def project_of(self, resource: str, record_id: int) -> int:
         """Project id of a project-owned record (any resource but users, fields, time-offs)."""
         return self._store.project_of(resource, record_id)
@@ -213,6 +224,10 @@ class Emulator:
         params = _parse_params(url.query)
         path = url.path
         resource = path[len(API_PREFIX) :].strip("/") if path.startswith(API_PREFIX) else None
+        record_id: int | None = None
+        if resource and "/" in resource:  # GET /1.0/<resource>/<id>
+            resource, _, raw_id = resource.partition("/")
+            record_id = int(raw_id) if raw_id.isdigit() else -1
         if resource not in RESOURCES:
             resource = None
         faults = self._faults
@@ -223,7 +238,8 @@ class Emulator:
         for hook in list(self.hooks):
             hook(resource, params)
         try:
-            response, fault = self._answer(method, resource, params, headers, faults)
+            target = (resource, record_id)
+            response, fault = self._answer(method, target, params, headers, faults)
         except ApiError as error:
             response = Response(error.status, _json(error.body()))
         except Exception:  # noqa: BLE001 - an emulator bug: answer 500 like the API, print the trace
@@ -244,7 +260,7 @@ class Emulator:
     def _answer(
         self,
         method: str,
-        resource: str | None,
+        target: tuple[str | None, int | None],  # (resource, record id for GET by id)
         params: dict[str, str],
         headers: dict[str, str],
         faults: Faults,
@@ -262,9 +278,20 @@ class Emulator:
         if method != "GET":
             message = f"Method Not Allowed: {method} is not supported"
             raise ApiError(405, "METHOD_NOT_ALLOWED", message)
+        resource, record_id = target
         if resource is None:
             raise ApiError(404, "NOT_FOUND", "Not Found: Resource not found")
+        if record_id is not None:
+            record = self._store.get(resource, record_id, params)
+            if record is None:
+                message = f"Not Found: {resource} {record_id} not found"
+                raise ApiError(404, "NOT_FOUND", message)
+            return Response(200, _json(record)), None
+        return self._list(resource, params, faults)
 
+    def _list(
+        self, resource: str, params: dict[str, str], faults: Faults
+    ) -> tuple[Response, str | None]:
         page = self._store.list_page(resource, params, faults.token_ttl_s)
         if resource == "projects" and faults.vanish_projects:
             # Deleted before the response is sent, so the client can never see the children.
@@ -357,7 +384,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.server.emulator.handle(self.command, self.path, headers)
         try:
-            self.send_response(response.status)
+            # Not send_response: it adds a Date from the real clock, not the emulator's.
+            self.send_response_only(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))

@@ -57,6 +57,24 @@ class Table:
             return self.ids
         return self.by_project.get(project_id, [])
 
+    def remove(self, record_id: int) -> None:
+        """Hard-delete one record (unknown ids are ignored)."""
+        if self.rows.pop(record_id, None) is None:
+            return
+        self.ids.remove(record_id)
+        if self.owner is not None:
+            project_id = self.owner.pop(record_id)
+            self.by_project[project_id].remove(record_id)
+
+    def add(self, record: Record, project_id: int | None) -> None:
+        """Insert a record whose id is above every existing one (ids stay sorted)."""
+        record_id = record[self.spec.id_key]
+        self.rows[record_id] = record
+        self.ids.append(record_id)
+        if self.owner is not None and project_id is not None:
+            self.owner[record_id] = project_id
+            self.by_project.setdefault(project_id, []).append(record_id)
+
     def remove_project(self, project_id: int) -> None:
         gone = self.by_project.pop(project_id, [])
         if not gone:
@@ -206,6 +224,39 @@ class Store:
                 f"{old} (edit {self._edits})" if old else f"edit {self._edits}"
             )
             return _deep_copy(record)
+
+    def create(self, resource: str, like: int) -> Record:
+        """Add a record shaped like record ``like`` (same project), created now; return a copy."""
+        spec = spec_for(resource)
+        with self.lock:
+            table = self.tables[resource]
+            record = dict(table.rows[like])
+            record_id = max(table.ids) + 1
+            record[spec.id_key] = record_id
+            if spec.has_updated_at:
+                now_ms = int(self._clock() * 1000)
+                record["createdAt"] = record["updatedAt"] = now_ms
+            table.add(record, None if table.owner is None else table.owner[like])
+            return _deep_copy(record)
+
+    def delete(self, resource: str, record_id: int) -> None:
+        """Hard-delete a record: gone from lists and from GET; a project takes its contents."""
+        spec_for(resource)
+        if resource == "projects":
+            self.delete_project(record_id)
+            return
+        with self.lock:
+            self.tables[resource].remove(record_id)
+
+    def get(self, resource: str, record_id: int, params: dict[str, str]) -> Record | None:
+        """One record as ``GET /1.0/<resource>/<id>`` returns it, or None if there is none."""
+        spec = spec_for(resource)
+        with self.lock:
+            record = self.tables[resource].rows.get(record_id)
+            if record is None:
+                return None
+            query = parse_query(spec, {k: v for k, v in params.items() if k != "pageSize"})
+            return make_projector(query)(record)
 
     def delete_project(self, project_id: int) -> None:
         """Delete a project and everything that belongs to it; unknown ids are ignored."""

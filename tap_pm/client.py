@@ -19,11 +19,11 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.streams import RESTStream
 
 from tap_pm import __version__
 from tap_pm.clock import ApiClock, seconds_until
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
+from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -159,7 +159,7 @@ class RequestBudget:
         time.sleep(seconds)
 
 
-class RocketlaneStream(RESTStream["str | None"]):
+class RocketlaneStream(VersionedStream):
     """A Rocketlane list endpoint: `GET /1.0/<name>`."""
 
     schema = StreamSchema(SchemaDirectory(SCHEMAS))  # schemas/<name>.json
@@ -241,9 +241,12 @@ class RocketlaneStream(RESTStream["str | None"]):
         """Follow `nextPageToken`."""
         return PageTokenPaginator()
 
+    #: Whether the listing under way is complete (no `updatedAt` filter); see versions.py.
+    _full_listing = False
+
     def start_ms(self, context: Context | None) -> int | None:
         """The incremental filter: the bookmark less the look-back (or `start_date`), epoch ms."""
-        if not self.replication_key:
+        if not self.replication_key or self._full_listing:
             return None
         start = self.get_starting_timestamp(context)
         if start is None:
@@ -399,6 +402,7 @@ class RocketlaneStream(RESTStream["str | None"]):
         """Records of one partition; an expired page token restarts it from the bookmark."""
         emitted: set[t.Any] = set()
         restarts = 0
+        self._full_listing = self.begin_listing(context)
         while True:
             try:
                 for record in self.request_records(context):
@@ -430,10 +434,13 @@ class RocketlaneStream(RESTStream["str | None"]):
                     project_id,
                 )
                 self.gone_projects.add(project_id)
+                return
             except PaginationError as exc:
                 msg = f"{self.name}: {exc}"
                 raise TapPMError(msg) from exc
             self._cap_bookmark(context)
+            if self._full_listing:
+                self.end_listing(context, len(emitted))
             return
 
     @cached_property
@@ -478,84 +485,3 @@ class RocketlaneStream(RESTStream["str | None"]):
         elif self.project_param:
             row["projectId"] = (row.get("project") or {}).get("projectId")
         return row
-
-
-class ParentStream(RocketlaneStream):
-    """The projects list, whose records are the partitions of the project-scoped lists.
-
-    Spaces, phases and documents can change while their project does not, so every
-    project in scope must be visited. The first sync lists every project; it then records
-    its scope, and later syncs with the same scope list only projects changed since the
-    bookmark and visit the rest from the children's per-project state.
-    """
-
-    _known: set[int] | None = None
-
-    @property
-    def _children(self) -> list[RocketlaneStream]:
-        """Child streams that will sync (selected, or parents of selected ones)."""
-        return [
-            t.cast("RocketlaneStream", c)
-            for c in self.child_streams
-            if c.selected or c.has_selected_descendents
-        ]
-
-    def _scope(self) -> dict[str, t.Any]:
-        return {
-            "project_ids": sorted(self.config.get("project_ids") or ()),
-            "include_archived": self.config.get("include_archived", True),
-            "children": sorted(c.name for c in self._children),
-        }
-
-    def _known_projects(self, context: Context | None) -> set[int] | None:
-        """Projects the last sync visited, if it had this scope; else None (list them all)."""
-        if super().start_ms(context) is None or self.stream_state.get("scope") != self._scope():
-            return None
-        known: set[int] = set()
-        for child in self._children:
-            partitions = child.state_manager.get_state_partitions() or []
-            known |= {p["context"]["projectId"] for p in partitions}
-        return known
-
-    def start_ms(self, context: Context | None) -> int | None:
-        """Without a known set of projects, list them all: unchanged ones have children too."""
-        if self._children and self._known is None:
-            return None
-        return super().start_ms(context)
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Projects in scope and changed since the bookmark; children of all of them."""
-        wanted = set(self.config.get("project_ids") or ())
-        children = bool(self._children)
-        self._known = self._known_projects(context) if children else None
-        since = super().start_ms(context) if children and self._known is None else None
-        listed: set[int] = set()
-        for record in super().get_records(context):
-            project_id = record[self.id_key]
-            if wanted and project_id not in wanted:
-                continue
-            listed.add(project_id)
-            if since is not None and (record.get("updatedAt") or 0) < since:
-                # The SDK syncs children only of emitted records, so visit these here.
-                self._sync_children(self.get_child_context(record, context))
-                continue
-            yield record
-        for project_id in sorted((self._known or set()) - listed):
-            if not wanted or project_id in wanted:
-                self._sync_children(self.get_child_context({self.id_key: project_id}, context))
-        if children:
-            self._forget_gone_projects()
-            self.stream_state["scope"] = self._scope()
-
-    def _forget_gone_projects(self) -> None:
-        """Drop deleted projects' partitions, so later syncs do not ask for them again."""
-        for child in self._children:
-            gone = child.gone_projects
-            if gone and (partitions := child.stream_state.get("partitions")):
-                child.stream_state["partitions"] = [
-                    p for p in partitions if p["context"].get("projectId") not in gone
-                ]
-
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
-        """Children are listed per project."""
-        return {"projectId": record[self.id_key]}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_pm.client import ParentStream, RocketlaneStream
+from tap_pm.client import RocketlaneStream
+from tap_pm.projects import ParentStream
+from tap_pm.versions import Listing
 
 
 class ProjectsStream(ParentStream):
@@ -31,6 +33,7 @@ class _ProjectChildStream(RocketlaneStream):
     parent_stream_type = ProjectsStream
     project_param = "projectId"
     replication_key = "updatedAt"
+    listing = Listing.EVERY_SYNC
 
 
 class SpacesStream(_ProjectChildStream):
@@ -93,6 +96,8 @@ class UsersStream(RocketlaneStream):
     name = "users"
     id_key = "userId"
     replication_key = "updatedAt"
+    listing = Listing.WHEN_ONE_PAGE
+    project_owned = False
     optional_fields = (
         "role", "company", "permission", "holidayCalendar", "capacityInMinutes",
         "profilePictureUrl",
@@ -105,6 +110,8 @@ class FieldsStream(RocketlaneStream):
     name = "fields"
     id_key = "fieldId"
     replication_key = "updatedAt"
+    listing = Listing.WHEN_ONE_PAGE
+    project_owned = False
     optional_fields = ("options",)
 
 
@@ -113,4 +120,6 @@ class TimeOffsStream(RocketlaneStream):
 
     name = "time-offs"
     id_key = "timeOffId"
+    listing = Listing.EVERY_SYNC
+    project_owned = False
     optional_fields = ("note", "notifyUsers")

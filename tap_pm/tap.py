@@ -28,6 +28,7 @@ if t.TYPE_CHECKING:
     import click
 
     from tap_pm.client import RocketlaneStream
+    from tap_pm.versions import VersionedStream
 
 DEFAULT_BASE_URL = "https://api.rocketlane.com/api/1.0"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -93,6 +94,31 @@ class TapPM(Tap):
                 "Only sync records updated at or after this instant (RFC 3339) on the "
                 "first run; later runs continue from the bookmark. "
                 "`time-offs` (no `updatedAt`) is always synced in full."
+            ),
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=True,
+            title="Emit ACTIVATE_VERSION messages (deletions)",
+            description=(
+                "Carry deletions to the warehouse: every record has its table's version, and "
+                "after a sync that listed a table completely, ACTIVATE_VERSION tells the target "
+                "to delete (`hard_delete`) or mark (`_sdc_deleted_at`) rows Rocketlane no longer "
+                "has. Only after a successful sync, never with `start_date`, and for project "
+                "lists never with `project_ids`."
+            ),
+        ),
+        th.Property(
+            "reconcile",
+            th.BooleanType,
+            default=False,
+            title="Reconcile",
+            description=(
+                "List projects, tasks and time entries in full this sync, so their deletions "
+                "reach the warehouse (the other streams find theirs every sync). Costs a full "
+                "listing of those three; schedule it, e.g. weekly. A sync without state "
+                "(`--full-refresh`) reconciles too."
             ),
         ),
         th.Property(
@@ -231,6 +257,22 @@ class TapPM(Tap):
             max_per_minute=self.config.get("max_requests_per_minute", 60),
             max_wait_seconds=self.config.get("max_rate_limit_wait_seconds", 1800),
         )
+
+    @cached_property
+    def activations(self) -> dict[str, tuple[VersionedStream, int]]:
+        """Table versions to activate once every stream has synced: stream name -> version."""
+        return {}
+
+    # The SDK marks sync_all final, but it has no hook after the last stream; activations
+    # must come only then, so this wraps it and still runs the SDK's own.
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Sync every stream; only then activate the complete listings' versions.
+
+        A sync that fails or is killed part-way therefore deletes nothing in the warehouse.
+        """
+        super().sync_all()
+        for stream, version in self.activations.values():
+            stream.activate(version)
 
     @cached_property
     def api_clock(self) -> ApiClock:

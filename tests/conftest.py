@@ -24,6 +24,17 @@ STREAMS = (
 )  # fmt: skip
 INCREMENTAL = tuple(s for s in STREAMS if s != "time-offs")
 CHILDREN = ("spaces", "phases", "space-documents")
+# Listed in full by every sync, to find deletions: each visited project's children, time-offs,
+# and users and fields while one page holds them (at the emulator's default size, they do).
+LISTED_IN_FULL = (*CHILDREN, "time-offs", "users", "fields")
+# Only what changed (and the look-back window) comes again; deletions wait for a reconcile.
+CHANGES_ONLY = ("projects", "tasks", "time-entries")
+LOOKBACK_MS = 5 * 60_000  # the default look-back
+
+
+def in_lookback_window(mark_ms: int, updated_ms: int) -> bool:
+    """Whether an unchanged record comes again with the default look-back (`>=` the window)."""
+    return mark_ms - LOOKBACK_MS <= updated_ms <= mark_ms
 
 
 @dataclass

@@ -24,7 +24,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import API_KEY, INCREMENTAL, STREAMS, assert_no_secret
+from conftest import (
+    API_KEY,
+    CHANGES_ONLY,
+    INCREMENTAL,
+    LISTED_IN_FULL,
+    STREAMS,
+    assert_no_secret,
+    in_lookback_window,
+)
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
 
@@ -50,7 +58,7 @@ class Meltano:
     root: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> str:
+    def __call__(self, *args: str, env: dict[str, str] | None = None, succeed: bool = True) -> str:
         proc = subprocess.run(
             [str(MELTANO), *args],
             cwd=self.root,
@@ -61,17 +69,20 @@ class Meltano:
             check=False,
         )
         assert_no_secret(proc.stdout, proc.stderr)
+        if not succeed:
+            assert proc.returncode != 0, f"meltano {' '.join(args)} should have failed"
+            return proc.stderr
         assert proc.returncode == 0, f"meltano {' '.join(args)} failed:\n{proc.stderr[-6000:]}"
         return proc.stdout
 
-    def run(self, tap: str, target: str, emu: Emulator, **env: str) -> str:
+    def run(self, tap: str, target: str, emu: Emulator, *, succeed: bool = True, **env: str) -> str:
         """`meltano run TAP TARGET` against the emulator; settings come from the environment."""
         emulator_env = {
             "TAP_PM_API_KEY": API_KEY,
             "TAP_PM_BASE_URL": emu.base_url,
             "TAP_PM_MAX_REQUESTS_PER_MINUTE": "100000",  # the emulator has no limit
         }
-        return self("run", tap, target, env={**emulator_env, **env})
+        return self("run", tap, target, env={**emulator_env, **env}, succeed=succeed)
 
     def state(self, state_id: str) -> dict:
         return json.loads(self("state", "get", state_id))["singer_state"]
@@ -128,33 +139,24 @@ def touch_one_per_stream(emu: Emulator) -> dict[str, dict]:
 
 
 def at_bookmark(state: dict, stream: str, emu: Emulator) -> set[int]:
-    """Ids of records in a bookmark's own millisecond: these may come again (`>=`)."""
-    bookmarks = state["bookmarks"][stream]
+    """Ids of records in a bookmark's look-back window: these may come again (`>=`)."""
+    mark = to_ms(state["bookmarks"][stream]["replication_key_value"])
     key = ID_KEYS[stream]
-    if "partitions" in bookmarks:
-        marks: dict[int | None, set[int]] = {}
-        for partition in bookmarks["partitions"]:
-            if value := partition.get("replication_key_value"):
-                marks.setdefault(partition["context"]["projectId"], set()).add(to_ms(value))
-        return {
-            r[key]
-            for r in emu.truth(stream)
-            if r["updatedAt"] in marks.get(emu.project_of(stream, r[key]), set())
-        }
-    mark = to_ms(bookmarks["replication_key_value"])
-    return {r[key] for r in emu.truth(stream) if r["updatedAt"] == mark}
+    return {r[key] for r in emu.truth(stream) if in_lookback_window(mark, r["updatedAt"])}
 
 
 def assert_second_run_is_incremental(
     emitted: dict[str, set[int]], changed: dict[str, dict], state: dict, emu: Emulator
 ) -> None:
-    """The second run brought each change, and beyond it only what `>=` allows."""
-    for stream in INCREMENTAL:
+    """The second run brought each change; beyond it only what `>=` and the look-back allow,
+    except for the lists read in full every sync to find deletions."""
+    for stream in CHANGES_ONLY:
         assert set(changed[stream]) <= emitted[stream], stream
         extra = emitted[stream] - set(changed[stream])
         assert extra <= at_bookmark(state, stream, emu), (stream, sorted(extra)[:5])
         assert len(emitted[stream]) < len(emu.ids(stream)), f"{stream} was synced in full"
-    assert emitted["time-offs"] == emu.ids("time-offs")  # full table: all again
+    for stream in LISTED_IN_FULL:
+        assert emitted[stream] == emu.ids(stream), stream
 
 
 def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict]) -> None:
@@ -551,3 +553,84 @@ def test_loader_secrets_come_from_the_environment_and_redacted(meltano, loader, 
         "config", "--unsafe", "print", loader, env={f"{prefix}_{secret_setting.upper()}": secret}
     )
     assert json.loads(unsafe)[secret_setting] == secret
+
+
+# ------------------------------------------------------------------------ deletions
+# The deletions that every regular sync carries to the warehouse; the rest wait for a reconcile.
+EVERY_SYNC = ("spaces", "phases", "space-documents", "users", "fields", "time-offs")
+
+
+def delete_as_in_the_issue(emu: Emulator, added_tasks: list[int]) -> dict[str, set[int]]:
+    """10 tasks (3 added after the full sync), 2 phases, 1 space document, 1 user, 1 field,
+    1 time-off and 1 project with everything in it. Returns every id that went, per stream."""
+    before = {stream: emu.ids(stream) for stream in STREAMS}
+    victim = sorted(emu.ids("projects"))[3]
+    tasks = [t for t in sorted(emu.ids("tasks")) if emu.project_of("tasks", t) != victim]
+    for rid in [*added_tasks[:3], *tasks[20:27]]:
+        emu.delete("tasks", rid)
+    for stream, count in (("phases", 2), ("space-documents", 1)):
+        rows = [r for r in sorted(emu.ids(stream)) if emu.project_of(stream, r) != victim]
+        for rid in rows[5 : 5 + count]:
+            emu.delete(stream, rid)
+    for stream in ("users", "fields", "time-offs"):
+        emu.delete(stream, sorted(emu.ids(stream))[4])
+    emu.delete("projects", victim)
+    return {stream: before[stream] - emu.ids(stream) for stream in STREAMS}
+
+
+def check_deletions(warehouse: Warehouse, emu: Emulator, streams, gone, *, hard: bool) -> None:
+    """`streams` equal the emulator; in every table, no live row is missing."""
+    for stream, table in TABLES.items():
+        rows = warehouse.by_id(table)
+        live = {rid for rid, row in rows.items() if row.get("_sdc_deleted_at") is None}
+        assert live >= emu.ids(stream), (stream, sorted(emu.ids(stream) - live)[:5])
+        if stream not in streams:
+            continue
+        assert live == emu.ids(stream), (stream, sorted(live - emu.ids(stream))[:5])
+        marked = set(rows) - live
+        assert marked == (set() if hard else gone.get(stream, set()) & set(rows)), stream
+
+
+@pytest.mark.parametrize("hard", [True, False], ids=["hard-delete", "soft-delete"])
+def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
+    database = postgres.new_database("tap_pm_deletions")
+    env = {
+        **postgres.loader_env(database),
+        "TARGET_POSTGRES_HARD_DELETE": str(hard).lower(),
+        "MELTANO_RUN_STATE_ID_SUFFIX": f"deletions-{hard}",  # its own state
+    }
+    meltano.run("tap-pm", "target-postgres", emulator, **env)  # the full sync
+    check_deletions(postgres.read(database), emulator, STREAMS, {}, hard=hard)
+
+    # Records added, then loaded by an incremental sync.
+    added = [emulator.create("tasks", t)["taskId"] for t in sorted(emulator.ids("tasks"))[:5]]
+    emulator.create("phases", min(emulator.ids("phases")))
+    emulator.create("users", min(emulator.ids("users")))
+    meltano.run("tap-pm", "target-postgres", emulator, **env)
+    check_deletions(postgres.read(database), emulator, STREAMS, {}, hard=hard)
+
+    gone = delete_as_in_the_issue(emulator, added)
+    meltano.run("tap-pm", "target-postgres", emulator, **env)  # a regular incremental sync
+    check_deletions(postgres.read(database), emulator, EVERY_SYNC, gone, hard=hard)
+    assert gone["tasks"] <= set(postgres.read(database).by_id("tasks"))  # not proven yet
+
+    # A reconcile whose retries run out at its last list deletes nothing.
+    before = postgres.read(database)
+    emulator.hooks.append(
+        lambda resource, _: setattr(emulator.faults, "error_rate", float(resource == "time-offs"))
+    )
+    meltano.run(
+        "tap-pm", "target-postgres", emulator, succeed=False,
+        TAP_PM_RECONCILE="true", TAP_PM_MAX_RETRIES="0", **env,
+    )  # fmt: skip
+    emulator.hooks.clear()
+    emulator.faults.error_rate = 0.0
+    after = postgres.read(database)
+    for table in TABLES.values():
+        rows, old = after.by_id(table), before.by_id(table)
+        assert rows.keys() == old.keys(), table
+        live = {rid for rid, row in rows.items() if row.get("_sdc_deleted_at") is None}
+        assert live == {rid for rid, row in old.items() if row.get("_sdc_deleted_at") is None}
+
+    meltano.run("tap-pm", "target-postgres", emulator, TAP_PM_RECONCILE="true", **env)
+    check_deletions(postgres.read(database), emulator, STREAMS, gone, hard=hard)
