@@ -95,11 +95,8 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def meltano(tmp_path_factory) -> Meltano:
-    """A copy of the project with the plugins the tests use installed (once per session)."""
-    assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
-    root = tmp_path_factory.mktemp("meltano") / "tap-pm"
+def copy_project(root: Path) -> Path:
+    """The files a Meltano project of tap-pm needs, copied to `root` (made here)."""
     root.mkdir()
     for name in PROJECT_FILES:
         source = ROOT / name
@@ -107,6 +104,14 @@ def meltano(tmp_path_factory) -> Meltano:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, root / name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def meltano(tmp_path_factory) -> Meltano:
+    """A copy of the project with the plugins the tests use installed (once per session)."""
+    assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
+    root = copy_project(tmp_path_factory.mktemp("meltano") / "tap-pm")
     (root / "output").mkdir()
     project = Meltano(root, clean_env())
     project("install", "tap-pm", "target-jsonl", "target-duckdb", "target-postgres")
