@@ -20,11 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rocketlane_emulator import ID_KEYS, Emulator, Scale  # noqa: E402
+from rocketlane_emulator import Emulator, Faults, Scale  # noqa: E402
 
 KEY = "bench-key"
 TAP = str(Path(sys.executable).parent / "tap-pm")
+SHIFTED_CLOCK = ROOT / "tests" / "shifted_clock.py"  # runs the tap with its clock ahead
+LIMIT = 60  # Rocketlane's list requests per minute: turns request counts into minutes
 CHILDREN = ("spaces", "phases", "space-documents")
+# The streams a default sync reads (the opt-in ones are not selected).
+STREAMS = (
+    "projects", *CHILDREN, "tasks", "time-entries", "users", "fields", "time-offs",
+)  # fmt: skip
 PAGE = 100
 
 
@@ -44,11 +50,12 @@ LAUNCHER = subprocess.Popen(
 )
 
 
-def run(command: list[str], stdout: Path | None) -> Run:
+def run(command: list[str], stdout: Path | None, stderr: Path | None = None) -> Run:
     """Run a command to completion: wall time and its own peak RSS."""
     assert LAUNCHER.stdin is not None
     assert LAUNCHER.stdout is not None
-    LAUNCHER.stdin.write(json.dumps({"command": command, "stdout": str(stdout or "")}) + "\n")
+    request = {"command": command, "stdout": str(stdout or ""), "stderr": str(stderr or "")}
+    LAUNCHER.stdin.write(json.dumps(request) + "\n")
     LAUNCHER.stdin.flush()
     answer = json.loads(LAUNCHER.stdout.readline())
     if answer["exit_code"]:
@@ -56,14 +63,27 @@ def run(command: list[str], stdout: Path | None) -> Run:
     return Run(answer["seconds"], answer["max_rss_mb"], stdout)
 
 
-def tap(emu: Emulator, tmp: Path, name: str, *, state: dict | None = None, **config) -> Run:  # noqa: ANN003
+def tap(
+    emu: Emulator,
+    tmp: Path,
+    name: str,
+    *,
+    state: dict | None = None,
+    hours_later: float = 0,
+    **config,  # noqa: ANN003
+) -> Run:
+    """Run tap-pm; `hours_later` runs it with its clock that much ahead (a later sync)."""
     settings = {"api_key": KEY, "base_url": emu.base_url, "max_requests_per_minute": 10**6}
     (tmp / f"{name}.json").write_text(json.dumps(settings | config))
-    command = [TAP, "--config", str(tmp / f"{name}.json")]
+    command = [TAP]
+    if hours_later:
+        command = [sys.executable, str(SHIFTED_CLOCK), str(hours_later * 3600)]
+    command += ["--config", str(tmp / f"{name}.json")]
     if state is not None:
         (tmp / f"{name}-state.json").write_text(json.dumps(state))
         command += ["--state", str(tmp / f"{name}-state.json")]
-    return run(command, tmp / f"{name}.out" if name != "throughput" else None)
+    stdout = tmp / f"{name}.out" if name != "throughput" else None
+    return run(command, stdout, tmp / f"{name}.err")
 
 
 def requests_by_stream(emu: Emulator) -> Counter:
@@ -76,7 +96,7 @@ def floor(emu: Emulator) -> Counter:
     Child lists need at least one request per project, to learn that it has none.
     """
     result: Counter = Counter()
-    for stream in ID_KEYS:
+    for stream in STREAMS:
         if stream in CHILDREN:
             per_project = Counter(emu.project_of(stream, i) for i in emu.ids(stream))
             result[stream] = sum(
@@ -85,6 +105,67 @@ def floor(emu: Emulator) -> Counter:
         else:
             result[stream] = max(1, math.ceil(len(emu.ids(stream)) / PAGE))
     return result
+
+
+def lookback_cost(emu: Emulator, tmp: Path, state: dict) -> dict:
+    """Records of the incremental sync already run (`incremental`), and without look-back."""
+    with_lookback = record_count(tmp / "incremental.out")
+    tap(emu, tmp, "no-lookback", state=state, lookback_minutes=0, project_revisit_hours=0)
+    without = record_count(tmp / "no-lookback.out")
+    return {
+        "records": with_lookback,
+        "records_without": without,
+        "re_emitted": with_lookback - without,
+    }
+
+
+def three_thousand_projects(tmp: Path) -> dict:
+    """A full sync of 3,000 projects, then the incremental costs."""
+    with Emulator(seed=1, scale=Scale.large(projects=3000), api_key=KEY) as emu:
+        emu.reset_log()
+        first = tap(emu, tmp, "p3000-full")
+        full_requests = len(emu.request_log)
+        assert first.stdout is not None
+        return {
+            "full": full_requests,
+            **incremental_costs(emu, tmp, "p3000", final_state(first.stdout)),
+        }
+
+
+def flaky_api(tmp: Path) -> dict:
+    """5% of answers 5xx, no rate limit, default size: tap-pm, then a bare loop.
+
+    tap-pm runs with its 1 s first backoff and the former 2 s; each run meets the same faults.
+    (At the small size, 18 requests, the seeded faults miss every request.)
+    """
+    result: dict = {}
+    with Emulator(seed=1, scale=Scale.default(), api_key=KEY) as emu:
+        for name, factor in (("tap", 1), ("tap_2s", 2)):
+            emu.faults = Faults(error_rate=0.05)
+            emu.reset_log()
+            run_ = tap(emu, tmp, f"flaky-{name}", max_retries=10, retry_backoff_factor=factor)
+            result[f"{name}_seconds"] = run_.seconds
+            result[f"{name}_5xx"] = sum(entry.status >= 500 for entry in emu.request_log)
+            result["requests"] = len(emu.request_log)
+        emu.faults = Faults(error_rate=0.05)
+        emu.reset_log()
+        raw = run([sys.executable, str(ROOT / "bench/raw_loop.py"), emu.base_url, KEY], None)
+        result["raw_seconds"] = raw.seconds
+        result["raw_5xx"] = sum(entry.status >= 500 for entry in emu.request_log)
+    return result
+
+
+def incremental_costs(emu: Emulator, tmp: Path, name: str, state: dict) -> dict:
+    """Requests of an incremental sync with nothing changed, an hour after `state`'s sync.
+
+    With the default `project_revisit_hours`, and exact (every project, every sync).
+    """
+    costs = {}
+    for mode, settings in (("default", {}), ("exact", {"project_revisit_hours": 0})):
+        emu.reset_log()
+        tap(emu, tmp, f"{name}-{mode}", state=state, hours_later=1, **settings)
+        costs[mode] = len(emu.request_log)
+    return costs
 
 
 def record_count(path: Path) -> int:
@@ -112,7 +193,7 @@ def main() -> None:
         results["rss_small_mb"] = tap(emu, tmp, "small").max_rss_mb
 
     with Emulator(seed=1, scale=Scale.large(), api_key=KEY) as emu:
-        records = sum(len(emu.ids(stream)) for stream in ID_KEYS)
+        records = sum(len(emu.ids(stream)) for stream in STREAMS)
         floors = floor(emu)
         results["records"] = records
         print(f"large workspace: {records} records, floor {sum(floors.values())} requests")
@@ -121,7 +202,7 @@ def main() -> None:
         emu.reset_log()
         full = tap(emu, tmp, "throughput")
         issued = requests_by_stream(emu)
-        results["requests"] = {s: {"issued": issued[s], "floor": floors[s]} for s in ID_KEYS}
+        results["requests"] = {s: {"issued": issued[s], "floor": floors[s]} for s in STREAMS}
         results["request_ratio"] = sum(issued.values()) / sum(floors.values())
         results["rss_large_mb"] = full.max_rss_mb
         results["tap_records_per_s"] = records / full.seconds
@@ -134,7 +215,9 @@ def main() -> None:
         # 3. Under the emulated limit, with the setting to match.
         emu.faults.rate_limit = (args.rate, 1.0)
         emu.reset_log()
-        paced = tap(emu, tmp, "paced", max_requests_per_minute=args.rate * 60)
+        paced = tap(
+            emu, tmp, "paced", max_requests_per_minute=args.rate * 60, progress_interval_seconds=10
+        )
         statuses = Counter(entry.status for entry in emu.request_log)
         floor_seconds = sum(floors.values()) / args.rate
         results["paced"] = {
@@ -146,25 +229,30 @@ def main() -> None:
         }
         emu.faults.rate_limit = None
 
-        # 4. Incremental with nothing changed.
+        # 4. Incremental with nothing changed, every project visited (exact): one request
+        # per list, and each project's children in full (to find deletions); time-offs in full.
         emu.reset_log()
         assert paced.stdout is not None
-        tap(emu, tmp, "incremental", state=final_state(paced.stdout))
+        tap(emu, tmp, "incremental", state=final_state(paced.stdout), project_revisit_hours=0)
         again = requests_by_stream(emu)
-        partitions = len(emu.ids("projects"))
-        expected = {s: partitions if s in CHILDREN else 1 for s in ID_KEYS}
-        results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in ID_KEYS}
+        expected = {s: floors[s] if s in (*CHILDREN, "time-offs") else 1 for s in STREAMS}
+        results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in STREAMS}
 
-        # 5. What the look-back re-emits: the same incremental sync with it off.
-        state = final_state(paced.stdout)
-        with_lookback = record_count(tmp / "incremental.out")
-        tap(emu, tmp, "no-lookback", state=state, lookback_minutes=0)
-        without = record_count(tmp / "no-lookback.out")
-        results["lookback"] = {
-            "records": with_lookback,
-            "records_without": without,
-            "re_emitted": with_lookback - without,
-        }
+        # 5. Incremental cost, bounded: an hourly sync with the default, and the exact mode.
+        results["projects_300"] = incremental_costs(emu, tmp, "p300", final_state(paced.stdout))
+        results["progress_excerpt"] = [
+            line[line.index("Progress") :]
+            for line in (tmp / "paced.err").read_text().splitlines()
+            if "Progress" in line
+        ]
+
+        # 6. What the look-back re-emits: the same incremental sync with it off.
+        results["lookback"] = lookback_cost(emu, tmp, final_state(paced.stdout))
+
+    # 7. The same at 3,000 projects; 8. retries under 5% 5xx answers.
+    results["projects_3000"] = three_thousand_projects(tmp)
+    results["projects_300"]["full"] = sum(issued.values())
+    results["flaky"] = flaky_api(tmp)
 
     LAUNCHER.communicate()
     results["rss_growth"] = results["rss_large_mb"] / results["rss_small_mb"]
@@ -190,6 +278,22 @@ def report(r: dict) -> None:
         f"throughput tap / raw requests loop        {r['throughput_ratio']:.2f}"
         f"  ({r['tap_records_per_s']:.0f} vs {r['raw_records_per_s']:.0f} records/s)"
     )
+    print("\nrequests (minutes at 60 a minute) by workspace size:")
+    print(f"{'projects':>9}  {'full sync':>16}  {'incremental, exact':>18}  {'incremental':>14}")
+    for projects in (300, 3000):
+        row = r[f"projects_{projects}"]
+        cells = [f"{row[k]:,} ({row[k] / LIMIT:.0f} min)" for k in ("full", "exact", "default")]
+        print(f"{projects:>9,}  {cells[0]:>16}  {cells[1]:>18}  {cells[2]:>14}")
+    flaky = r["flaky"]
+    print(
+        f"\n5% 5xx, default size ({flaky['requests']} requests): tap-pm "
+        f"{flaky['tap_seconds']:.1f}s ({flaky['tap_5xx']} x 5xx), with the old 2 s backoff "
+        f"{flaky['tap_2s_seconds']:.1f}s, a bare loop {flaky['raw_seconds']:.1f}s "
+        f"({flaky['raw_5xx']} x 5xx)"
+    )
+    print("\nprogress lines (paced run):")
+    for line in r["progress_excerpt"][:30]:
+        print(f"  {line}")
     lookback = r["lookback"]
     print(
         f"look-back re-emits per incremental sync   {lookback['re_emitted']}"

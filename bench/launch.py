@@ -15,7 +15,8 @@ import time
 
 for line in sys.stdin:
     request = json.loads(line)
-    with open(request["stdout"] or os.devnull, "wb") as out, open(os.devnull, "wb") as err:  # noqa: PTH123
+    stderr = request.get("stderr") or os.devnull
+    with open(request["stdout"] or os.devnull, "wb") as out, open(stderr, "wb") as err:  # noqa: PTH123
         started = time.perf_counter()
         child = subprocess.Popen(request["command"], stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)

@@ -30,11 +30,22 @@ LISTS = {
 CHILDREN = {"spaces": {}, "phases": {"includeAllFields": "true"}, "space-documents": {}}
 
 
+def get(session: requests.Session, url: str, query: dict) -> dict:
+    """One page; a 5xx or a cut-off body is asked for again at once, as a bare loop would."""
+    while True:
+        response = session.get(url, params=query, timeout=60)
+        if response.status_code < 500:
+            try:
+                return response.json()
+            except ValueError:
+                pass
+
+
 def fetch(session: requests.Session, url: str, params: dict) -> Iterator[dict]:
     token = None
     while True:
         query = {"pageSize": 100, **params, **({"pageToken": token} if token else {})}
-        page = session.get(url, params=query, timeout=60).json()
+        page = get(session, url, query)
         yield from page["data"]
         if not page["pagination"].get("hasMore"):
             return

@@ -8,11 +8,12 @@
 from .data import Scale, generate
 from .faults import Faults
 from .query import ApiError
-from .resources import ID_KEYS, RESOURCES, ResourceSpec
+from .resources import ID_KEYS, OPT_IN_ID_KEYS, RESOURCES, ResourceSpec
 from .server import Emulator, RequestLogEntry
 
 __all__ = [
     "ID_KEYS",
+    "OPT_IN_ID_KEYS",
     "RESOURCES",
     "ApiError",
     "Emulator",

@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--size", choices=sorted(SIZES), default="default")
+    parser.add_argument(
+        "--projects", type=int, default=None, metavar="N",
+        help="the large size with N projects (e.g. 3000) instead of --size",
+    )  # fmt: skip
     parser.add_argument("--api-key", default="demo-key")
     parser.add_argument("--rate-limit", type=_rate_limit, default=None, metavar="N/W")
     parser.add_argument("--error-rate", type=float, default=0.0, metavar="F")
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     emulator = Emulator(
         seed=args.seed,
-        scale=SIZES[args.size](),
+        scale=Scale.large(args.projects) if args.projects else SIZES[args.size](),
         api_key=args.api_key,
         faults=faults,
         host=args.host,

@@ -69,6 +69,12 @@ class Scale:
     big_project: tuple[int, int, int] | None = (130, 105, 110)
     # One project with no phases, spaces or space documents.
     empty_project: bool = True
+    # The opt-in lists (extra.py); invoices have 1-4 lines and 0-3 payments.
+    invoices: int = 20
+    big_invoice_lines: int | None = 105  # lines of one extra-large invoice, or None
+    resource_allocations: int = 150
+    conversations: int = 30
+    comments: int = 300
 
     @classmethod
     def small(cls) -> Scale:
@@ -83,6 +89,11 @@ class Scale:
             spaces_per_project=1,
             documents_per_project=2,
             big_project=None,
+            invoices=4,
+            big_invoice_lines=None,
+            resource_allocations=10,
+            conversations=4,
+            comments=20,
         )
 
     @classmethod
@@ -91,9 +102,13 @@ class Scale:
         return cls()
 
     @classmethod
-    def large(cls) -> Scale:
-        """Benchmark workspace."""
-        return cls(users=600, projects=300, tasks=60_000, time_entries=40_000, time_offs=1_000)
+    def large(cls, projects: int = 300) -> Scale:
+        """Benchmark workspace; ``projects`` sizes a professional-services firm's history."""
+        # The opt-in lists keep their size whatever ``projects`` is: the benchmark reads the nine.
+        return cls(
+            users=600, projects=projects, tasks=60_000, time_entries=40_000, time_offs=1_000,
+            invoices=600, resource_allocations=3_000, conversations=900, comments=15_000,
+        )  # fmt: skip
 
 
 # ------------------------------------------------------------------ text pools
@@ -984,4 +999,7 @@ def generate(seed: int, scale: Scale) -> dict[str, list[Record]]:
     gen.tasks()
     gen.time_entries()
     gen.time_offs()
+    from .extra import add_opt_in_resources  # noqa: PLC0415 - extra.py imports this module
+
+    add_opt_in_resources(gen, seed)
     return gen.out

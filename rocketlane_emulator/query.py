@@ -7,11 +7,12 @@ filters and field selection, whatever the follow-up request carries.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .resources import TIMESTAMP_OPS
+from .resources import TIMESTAMP_OPS, dig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,10 +94,45 @@ class Query:
     excluded: frozenset[str]  # top-level properties removed from each record
     excluded_nested: tuple[tuple[str, str], ...]  # (parent, child) removed from nested objects
     params: tuple[tuple[str, str], ...]  # original parameters, echoed in ``nextPage``
+    equal: tuple[tuple[tuple[str, ...], str], ...] = ()  # (record path, text) of eq filters
+    window: tuple[str | None, str | None] = (None, None)  # ResourceSpec.window's dates
 
 
-def parse_query(spec: ResourceSpec, params: dict[str, str]) -> Query:
-    """Validate a first-page request (one without pageToken)."""
+def _parse_date(value: str, name: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        message = f"Bad Request: {name} must be a date (YYYY-MM-DD)"
+        raise bad_request(message, name) from None
+
+
+def _check_required(spec: ResourceSpec, params: dict[str, str]) -> None:
+    """Required parameters and enumerated values, as the API checks them (400)."""
+    for name in spec.required:
+        if not params.get(name):
+            message = f"Bad Request: {name} is required"
+            raise bad_request(message, name)
+    for name, allowed in spec.choices.items():
+        if name in params and params[name] not in allowed:
+            message = f"Bad Request: {name} must be one of {', '.join(allowed)}"
+            raise bad_request(message, name)
+
+
+def _window(spec: ResourceSpec, params: dict[str, str]) -> tuple[str | None, str | None]:
+    if spec.window is None:
+        return None, None
+    start, end = (
+        _parse_date(params[name], name) if params.get(name) else None for name in spec.window
+    )
+    if start and end and start > end:
+        message = f"Bad Request: {spec.window[0]} must be on or before {spec.window[1]}"
+        raise bad_request(message, spec.window[0])
+    return start, end
+
+
+def parse_query(spec: ResourceSpec, params: dict[str, str], parent: int | None = None) -> Query:
+    """Validate a first-page request (one without pageToken); ``parent``: the path's id."""
+    _check_required(spec, params)
     show_hidden = False
     if spec.hidden_flag and params.get(spec.hidden_flag[0]):
         show_hidden = parse_bool(params[spec.hidden_flag[0]], spec.hidden_flag[0])
@@ -104,7 +140,7 @@ def parse_query(spec: ResourceSpec, params: dict[str, str]) -> Query:
     return Query(
         resource=spec.name,
         page_size=parse_page_size(params.get("pageSize")),
-        project_id=_project_id(spec, params),
+        project_id=parent if spec.parent else _project_id(spec, params),
         bounds=tuple(
             (prop, op, parse_int(params[f"{prop}.{op}"], f"{prop}.{op}"))
             for prop in spec.timestamp_filters
@@ -115,6 +151,10 @@ def parse_query(spec: ResourceSpec, params: dict[str, str]) -> Query:
         excluded=excluded,
         excluded_nested=nested,
         params=tuple((k, v) for k, v in params.items() if k != "pageToken"),
+        equal=tuple(
+            (path, params[name]) for name, path in spec.eq_filters.items() if name in params
+        ),
+        window=_window(spec, params),
     )
 
 
@@ -143,7 +183,7 @@ def _excluded_properties(
         # Hidden records are only distinguishable if the flag itself is returned.
         requested.add(spec.hidden_flag[1])
 
-    excluded: set[str] = set()
+    excluded: set[str] = set(spec.internal)
     nested: list[tuple[str, str]] = []
     for name, path in spec.optional.items():
         if include_all or name in requested:
@@ -167,6 +207,13 @@ def make_predicate(spec: ResourceSpec, query: Query) -> Callable[[Record], bool]
     for prop, op, value in query.bounds:
         compare = _COMPARE[op]
         checks.append(lambda r, p=prop, c=compare, v=value: c(r[p], v))  # type: ignore[misc]
+    for path, text in query.equal:
+        checks.append(lambda r, p=path, v=text: str(dig(r, p)) == v)  # type: ignore[misc]
+    start, end = query.window
+    if spec.window and start:
+        checks.append(lambda r, k=spec.window[0], v=start: r[k] >= v)  # type: ignore[misc]
+    if spec.window and end:
+        checks.append(lambda r, k=spec.window[1], v=end: r[k] <= v)  # type: ignore[misc]
     if not checks:
         return None
     if len(checks) == 1:

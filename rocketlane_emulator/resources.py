@@ -1,8 +1,9 @@
-"""Static description of the nine emulated list endpoints.
+"""Static description of the emulated list endpoints: the nine, then the opt-in ones.
 
 Everything the query engine needs to know about an endpoint lives in one
 :class:`ResourceSpec`, so adding an endpoint means adding one entry here plus a
-generator in :mod:`rocketlane_emulator.data`.
+generator in :mod:`rocketlane_emulator.data` (:mod:`rocketlane_emulator.extra` for the
+opt-in ones).
 """
 
 from __future__ import annotations
@@ -36,6 +37,26 @@ class ResourceSpec:
     # Text property that :meth:`Emulator.touch` edits.
     touch_field: str = ""
     has_updated_at: bool = True
+    # --- used by the opt-in lists (data from extra.py) ---
+    # Path under /1.0/ when it is not the name; ``{id}`` stands for the parent's id.
+    path: str = ""
+    # Resource whose id the path carries (``invoices/{id}/lines``): an unknown one answers 404.
+    parent: str | None = None
+    # Record path to the id of the owner (the parent, else a project), which indexes records.
+    owner: tuple[str, ...] = ()
+    # Record properties the API never sends: the emulator's bookkeeping.
+    internal: tuple[str, ...] = ()
+    # Query parameters without which the list answers 400.
+    required: tuple[str, ...] = ()
+    # Equality filters: query parameter -> record path, compared as text.
+    eq_filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Values an enumerated query parameter accepts; any other answers 400.
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Date window (start, end): records starting on or after ``start`` and ending on or before
+    # ``end``, query parameters and record properties alike (YYYY-MM-DD).
+    window: tuple[str, str] | None = None
+    # Whether ``GET /1.0/<name>/<id>`` exists.
+    gettable: bool = True
 
 
 _TASK_OPTIONAL = {
@@ -195,10 +216,143 @@ _SPECS = (
     ),
 )
 
-RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in _SPECS}
+# The opt-in lists: not among the tap's default streams.
+_OPT_IN_SPECS = (
+    ResourceSpec(
+        "invoices",
+        "invoiceId",
+        optional={"notes": "notes", "attachments": "attachments"},
+        include_all_param=True,
+        custom_fields="include_all",
+        timestamp_filters=("createdAt",),  # no updatedAt filter
+        touch_field="notes",
+    ),
+    ResourceSpec(
+        "invoice-lines",
+        "invoiceLineItemId",
+        timestamp_filters=(),
+        touch_field="description",
+        has_updated_at=False,
+        path="invoices/{id}/lines",
+        parent="invoices",
+        owner=("invoiceId",),
+        internal=("invoiceId",),
+        gettable=False,
+    ),
+    ResourceSpec(
+        "invoice-payments",
+        "paymentId",
+        timestamp_filters=(),
+        touch_field="notes",
+        has_updated_at=False,
+        path="invoices/{id}/payments",
+        parent="invoices",
+        owner=("invoiceId",),
+        internal=("invoiceId",),
+        gettable=False,
+    ),
+    ResourceSpec(
+        "resource-allocations",
+        "allocationId",
+        optional={
+            "member": "member",
+            "task": "tasks",
+            "placeholder": "placeholder",
+            "duration": "duration",
+        },
+        include_all_param=True,
+        timestamp_filters=(),
+        touch_field="allocationType",
+        owner=("project", "projectId"),
+        internal=("allocationId",),
+        required=("startDate", "endDate"),
+        eq_filters={
+            "projectId.eq": ("project", "projectId"),
+            "memberId.eq": ("member", "userId"),
+            "placeholderId.eq": ("placeholder", "placeholderId"),
+        },
+        window=("startDate", "endDate"),
+        gettable=False,
+    ),
+    ResourceSpec(
+        "time-entry-categories",
+        "categoryId",
+        timestamp_filters=(),
+        touch_field="categoryName",
+        has_updated_at=False,
+        path="time-entries/categories",
+        gettable=False,
+    ),
+    ResourceSpec(
+        "conversations",
+        "conversationId",
+        optional={"members": "members"},
+        include_all_param=True,
+        timestamp_filters=(),
+        touch_field="description",
+        has_updated_at=False,
+        owner=("source", "sourceId"),
+        eq_filters={"sourceId.eq": ("source", "sourceId")},
+    ),
+    ResourceSpec(
+        "comments",
+        "commentId",
+        optional={"attachments": "attachments"},
+        include_all_param=True,
+        timestamp_filters=("createdAt",),
+        touch_field="content",
+        has_updated_at=False,
+        eq_filters={"sourceType": ("source", "sourceType")},
+        choices={"sourceType": ("TASK", "PROJECT_CONVERSATIONS")},
+    ),
+)
 
-#: Natural primary key of every resource.
+RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (*_SPECS, *_OPT_IN_SPECS)}
+
+#: Natural primary key of every resource of the nine default streams.
 ID_KEYS: dict[str, str] = {spec.name: spec.id_key for spec in _SPECS}
+
+#: Natural primary key of every opt-in resource (`allocationId` is the emulator's own: the API
+#: gives allocations no id).
+OPT_IN_ID_KEYS: dict[str, str] = {spec.name: spec.id_key for spec in _OPT_IN_SPECS}
+
+
+def route(path: str) -> tuple[str | None, int | None, int | None]:
+    """(resource, record id of a GET by id, parent id) of a path under /1.0/; None if unknown.
+
+    Ids that are not numbers become -1, which no record has (so: 404).
+    """
+    parts = path.strip("/").split("/")
+    for spec in RESOURCES.values():
+        template = spec.path.split("/")
+        if spec.path and len(template) == len(parts):
+            pairs = list(zip(template, parts, strict=True))
+            if all(t in ("{id}", p) for t, p in pairs):
+                ids = [_id(p) for t, p in pairs if t == "{id}"]
+                return spec.name, None, ids[0] if ids else None
+    spec = RESOURCES.get(parts[0])
+    if spec is None or spec.path or len(parts) > 2:
+        return None, None, None
+    if len(parts) == 1:
+        return spec.name, None, None
+    return (spec.name, _id(parts[1]), None) if spec.gettable else (None, None, None)
+
+
+def _id(text: str) -> int:
+    return int(text) if text.isdigit() else -1
+
+
+def url_path(spec: ResourceSpec, parent: int | None) -> str:
+    """The path under /1.0/ of a list, its parent's id filled in."""
+    return spec.path.replace("{id}", str(parent)) if spec.path else spec.name
+
+
+def dig(record: dict, path: tuple[str, ...]) -> object:
+    """The value at ``path`` in a record (None if a step is missing or null)."""
+    value: object = record
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def spec_for(resource: str) -> ResourceSpec:

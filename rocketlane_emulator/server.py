@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .data import Record, Scale, generate
 from .faults import Faults, FaultState, retry_after_headers
 from .query import ApiError
-from .resources import RESOURCES
+from .resources import RESOURCES, route, url_path
 from .store import Page, Store
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Emulator:
     def delete(self, resource: str, record_id: int) -> None:
         """Hard-delete a record: it vanishes from lists and its GET answers 404.
 
-        Deleting a project deletes what it contains.
+        Deleting a project deletes what it contains; an invoice, its lines and payments.
         """
         self._store.delete(resource, record_id)
 
@@ -223,13 +223,10 @@ class Emulator:
         url = urlsplit(target)
         params = _parse_params(url.query)
         path = url.path
-        resource = path[len(API_PREFIX) :].strip("/") if path.startswith(API_PREFIX) else None
-        record_id: int | None = None
-        if resource and "/" in resource:  # GET /1.0/<resource>/<id>
-            resource, _, raw_id = resource.partition("/")
-            record_id = int(raw_id) if raw_id.isdigit() else -1
-        if resource not in RESOURCES:
-            resource = None
+        # A list, a GET by id (/1.0/<resource>/<id>) or a nested list (/1.0/invoices/<id>/lines).
+        resource, record_id, parent_id = (
+            route(path[len(API_PREFIX) :]) if path.startswith(API_PREFIX) else (None, None, None)
+        )
         faults = self._faults
         fault: str | None = None
 
@@ -238,7 +235,7 @@ class Emulator:
         for hook in list(self.hooks):
             hook(resource, params)
         try:
-            target = (resource, record_id)
+            target = (resource, record_id, parent_id)
             response, fault = self._answer(method, target, params, headers, faults)
         except ApiError as error:
             response = Response(error.status, _json(error.body()))
@@ -260,7 +257,7 @@ class Emulator:
     def _answer(
         self,
         method: str,
-        target: tuple[str | None, int | None],  # (resource, record id for GET by id)
+        target: tuple[str | None, int | None, int | None],  # (resource, GET by id, parent id)
         params: dict[str, str],
         headers: dict[str, str],
         faults: Faults,
@@ -278,7 +275,7 @@ class Emulator:
         if method != "GET":
             message = f"Method Not Allowed: {method} is not supported"
             raise ApiError(405, "METHOD_NOT_ALLOWED", message)
-        resource, record_id = target
+        resource, record_id, parent_id = target
         if resource is None:
             raise ApiError(404, "NOT_FOUND", "Not Found: Resource not found")
         if record_id is not None:
@@ -287,23 +284,24 @@ class Emulator:
                 message = f"Not Found: {resource} {record_id} not found"
                 raise ApiError(404, "NOT_FOUND", message)
             return Response(200, _json(record)), None
-        return self._list(resource, params, faults)
+        return self._list(resource, params, faults, parent_id)
 
     def _list(
-        self, resource: str, params: dict[str, str], faults: Faults
+        self, resource: str, params: dict[str, str], faults: Faults, parent: int | None = None
     ) -> tuple[Response, str | None]:
-        page = self._store.list_page(resource, params, faults.token_ttl_s)
+        page = self._store.list_page(resource, params, faults.token_ttl_s, parent)
         if resource == "projects" and faults.vanish_projects:
             # Deleted before the response is sent, so the client can never see the children.
             for record in page.records:
                 if record["projectId"] in faults.vanish_projects:
                     self._store.delete_project(record["projectId"])
-        body = _json({"data": page.records, "pagination": self._pagination(resource, page)})
+        path = url_path(RESOURCES[resource], parent)
+        body = _json({"data": page.records, "pagination": self._pagination(path, page)})
         if self._fault_state.chance(faults.truncate_rate):
             return Response(200, body[: self._fault_state.cut_point(len(body))]), "truncate"
         return Response(200, body), None
 
-    def _pagination(self, resource: str, page: Page) -> dict[str, Any]:
+    def _pagination(self, path: str, page: Page) -> dict[str, Any]:
         pagination: dict[str, Any] = {
             "pageSize": page.page_size,
             "hasMore": page.has_more,
@@ -312,7 +310,7 @@ class Emulator:
         if page.has_more and page.next_token:
             pagination["nextPageToken"] = page.next_token
             query = urlencode([*page.query.params, ("pageToken", page.next_token)])
-            pagination["nextPage"] = f"{self.base_url}/{resource}?{query}"
+            pagination["nextPage"] = f"{self.base_url}/{path}?{query}"
         return pagination
 
 

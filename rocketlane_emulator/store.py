@@ -22,7 +22,7 @@ from .query import (
     parse_page_size,
     parse_query,
 )
-from .resources import RESOURCES, spec_for
+from .resources import RESOURCES, dig, spec_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,14 +123,21 @@ class Store:
                 owner = {r[spec.id_key]: space_project[r["space"]["spaceId"]] for r in records}
             elif name in _PROJECT_CHILDREN:
                 owner = {r[spec.id_key]: r["project"]["projectId"] for r in records}
+            elif spec.owner:
+                owner = {r[spec.id_key]: cast("int", dig(r, spec.owner)) for r in records}
             self.tables[name] = Table(spec, records, owner)
         self._tokens: dict[str, _Token] = {}
         self._created_since_purge = 0
         self._edits = 0
 
     # ------------------------------------------------------------------ paging
-    def list_page(self, resource: str, params: dict[str, str], token_ttl_s: float) -> Page:
-        """Serve one page of ``resource`` for the given query parameters (raises ApiError)."""
+    def list_page(
+        self, resource: str, params: dict[str, str], token_ttl_s: float, parent: int | None = None
+    ) -> Page:
+        """Serve one page of ``resource`` for the given query parameters (raises ApiError).
+
+        ``parent`` is the id in the path of a nested list (``invoices/{id}/lines``).
+        """
         spec = spec_for(resource)
         table = self.tables[resource]
         with self.lock:
@@ -141,6 +148,7 @@ class Store:
                 if (
                     state is None
                     or state.query.resource != resource
+                    or (spec.parent and state.query.project_id != parent)
                     or self._expired(state, token_ttl_s)
                 ):
                     message = "pageToken is invalid or has expired"
@@ -150,12 +158,16 @@ class Store:
                     parse_page_size(params["pageSize"]) if "pageSize" in params else query.page_size
                 )
             else:
-                query = parse_query(spec, params)
+                query = parse_query(spec, params, parent)
                 page_size = query.page_size
 
             if spec.project_scoped and query.project_id not in self.tables["projects"].rows:
                 message = f"Not Found: Project {query.project_id} not found"
                 raise ApiError(404, "NOT_FOUND", message, "projectId")
+            if spec.parent and query.project_id not in self.tables[spec.parent].rows:
+                kind = spec.parent.rstrip("s").capitalize()
+                message = f"Not Found: {kind} {query.project_id} not found"
+                raise ApiError(404, "NOT_FOUND", message)
 
             candidates = table.candidates(query.project_id)
             predicate = make_predicate(spec, query)
@@ -247,6 +259,9 @@ class Store:
             return
         with self.lock:
             self.tables[resource].remove(record_id)
+            for name, child in RESOURCES.items():  # an invoice takes its lines and payments
+                if child.parent == resource:
+                    self.tables[name].remove_project(record_id)
 
     def get(self, resource: str, record_id: int, params: dict[str, str]) -> Record | None:
         """One record as ``GET /1.0/<resource>/<id>`` returns it, or None if there is none."""
@@ -266,6 +281,9 @@ class Store:
             projects.ids = [pid for pid in projects.ids if pid != project_id]
             for name in _PROJECT_CHILDREN:
                 self.tables[name].remove_project(project_id)
+            for name, spec in RESOURCES.items():  # allocations, conversations
+                if spec.owner and not spec.parent:
+                    self.tables[name].remove_project(project_id)
 
     # ------------------------------------------------------------------ views
     def truth(self, resource: str) -> list[Record]:

@@ -1,10 +1,15 @@
-"""The nine Rocketlane streams; each reads like its row in the README's stream table."""
+"""The Rocketlane streams; each reads like its row in the README's stream table.
+
+The nine default streams, then the opt-in ones (`selected_by_default = False`).
+"""
 
 from __future__ import annotations
 
 import typing as t
 
 from tap_pm.client import RocketlaneStream
+from tap_pm.invoices import InvoiceChildStream, InvoicesParent
+from tap_pm.opt_in import AttachmentsStream, PerValueStream, SourcedStream, WindowedStream
 from tap_pm.projects import ParentStream
 from tap_pm.versions import Listing
 
@@ -123,3 +128,91 @@ class TimeOffsStream(RocketlaneStream):
     listing = Listing.EVERY_SYNC
     project_owned = False
     optional_fields = ("note", "notifyUsers")
+
+
+# ---------------------------------------------------------------- opt-in streams
+# None of these lists has an `updatedAt` filter: each is read in full every sync, and its
+# deletions reach the warehouse every sync.
+
+
+class InvoicesStream(AttachmentsStream, InvoicesParent):
+    """Invoices; the parent of their lines and payments."""
+
+    name = "invoices"
+    id_key = "invoiceId"
+    selected_by_default = False
+    listing = Listing.EVERY_SYNC
+    project_owned = False  # an invoice may bill several projects
+    optional_fields = ("notes", "attachments")
+
+
+class _InvoiceListStream(InvoiceChildStream):
+    """A list that requires an invoice: one partition per invoice."""
+
+    parent_stream_type = InvoicesStream
+
+
+class InvoiceLinesStream(SourcedStream, _InvoiceListStream):
+    """Lines of each invoice; `projectId` when a line bills a project."""
+
+    name = "invoice-lines"
+    list_name = "lines"
+    id_key = "invoiceLineItemId"
+    selected_by_default = False
+    project_source = (None, "PROJECT")
+
+
+class InvoicePaymentsStream(_InvoiceListStream):
+    """Payments and write-offs of each invoice."""
+
+    name = "invoice-payments"
+    list_name = "payments"
+    id_key = "paymentId"
+    selected_by_default = False
+
+
+class ResourceAllocationsStream(WindowedStream):
+    """Resource allocations in the window of the `resource_allocations_*` settings."""
+
+    name = "resource-allocations"
+    id_key = "id"  # the API sends allocations without an id: the tap makes one
+    selected_by_default = False
+    listing = Listing.EVERY_SYNC
+    project_param = "projectId.eq"
+    optional_fields = ("member", "task", "placeholder", "duration")
+
+
+class TimeEntryCategoriesStream(RocketlaneStream):
+    """Time-entry categories (`GET /time-entries/categories`)."""
+
+    name = "time-entry-categories"
+    path = "/time-entries/categories"
+    id_key = "categoryId"
+    selected_by_default = False
+    listing = Listing.EVERY_SYNC
+    project_owned = False
+    all_fields_param = False
+
+
+class ConversationsStream(SourcedStream):
+    """Project conversations; a conversation's source is its project."""
+
+    name = "conversations"
+    id_key = "conversationId"
+    selected_by_default = False
+    listing = Listing.EVERY_SYNC
+    project_param = "sourceId.eq"
+    project_source = ("source", "PROJECT_CONVERSATION")
+    optional_fields = ("members",)
+
+
+class CommentsStream(AttachmentsStream, PerValueStream):
+    """Comments on tasks and in conversations, listed once per source type."""
+
+    name = "comments"
+    id_key = "commentId"
+    selected_by_default = False
+    listing = Listing.EVERY_SYNC
+    project_owned = False
+    per_value = ("sourceType", ("TASK", "PROJECT_CONVERSATIONS"))
+    optional_fields = ("attachments",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from datetime import date
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_pm import streams
 from tap_pm.client import (
+    DEFAULT_BACKOFF_FACTOR,
     DEFAULT_LOOKBACK_MINUTES,
     RequestBudget,
     TapPMError,
@@ -23,6 +25,9 @@ from tap_pm.client import (
     parse_rfc3339,
 )
 from tap_pm.clock import ApiClock
+from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_START
+from tap_pm.progress import LAST_REQUESTS, SyncProgress
+from tap_pm.projects import DEFAULT_REVISIT_HOURS, MIN_REVISITS
 
 if t.TYPE_CHECKING:
     import click
@@ -43,6 +48,14 @@ STREAM_TYPES: list[type[RocketlaneStream]] = [
     streams.UsersStream,
     streams.FieldsStream,
     streams.TimeOffsStream,
+    # Opt-in: not selected by default.
+    streams.InvoicesStream,
+    streams.InvoiceLinesStream,
+    streams.InvoicePaymentsStream,
+    streams.ResourceAllocationsStream,
+    streams.TimeEntryCategoriesStream,
+    streams.ConversationsStream,
+    streams.CommentsStream,
 ]
 
 
@@ -92,8 +105,8 @@ class TapPM(Tap):
             title="Start date",
             description=(
                 "Only sync records updated at or after this instant (RFC 3339) on the "
-                "first run; later runs continue from the bookmark. "
-                "`time-offs` (no `updatedAt`) is always synced in full."
+                "first run; later runs continue from the bookmark. `time-offs` and the opt-in "
+                "streams (no `updatedAt` filter) are always synced in full."
             ),
         ),
         th.Property(
@@ -119,6 +132,30 @@ class TapPM(Tap):
                 "reach the warehouse (the other streams find theirs every sync). Costs a full "
                 "listing of those three; schedule it, e.g. weekly. A sync without state "
                 "(`--full-refresh`) reconciles too."
+            ),
+        ),
+        th.Property(
+            "project_revisit_hours",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_REVISIT_HOURS,
+            title="Project revisit (hours)",
+            description=(
+                "Spaces, phases and documents of projects that did not change are re-read at "
+                "least this often. Each sync re-reads its share of them, longest unread first: "
+                "their number times the hours since the last sync divided by this (at least "
+                f"{MIN_REVISITS}), so the work is spread evenly over syncs. Changed projects are "
+                "always read. 0 re-reads every project every sync (exact, and as costly as a "
+                "request per project and list)."
+            ),
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType(minimum=1),
+            default=60,
+            title="Progress interval (s)",
+            description=(
+                "Each stream logs its progress (records, projects, requests and time left) at "
+                "most this often, and once at its end."
             ),
         ),
         th.Property(
@@ -168,8 +205,32 @@ class TapPM(Tap):
             th.ArrayType(th.IntegerType),
             title="Project IDs",
             description=(
-                "Only sync these projects, and their tasks, time entries, spaces, phases "
-                "and space documents. Users, fields and time-offs are workspace-wide."
+                "Only sync these projects, and their tasks, time entries, spaces, phases, "
+                "space documents, resource allocations and conversations. The other streams "
+                "are workspace-wide."
+            ),
+        ),
+        th.Property(
+            "resource_allocations_start_date",
+            th.DateType,
+            default=DEFAULT_ALLOCATIONS_START,
+            title="Resource allocations from",
+            description=(
+                "First day of the `resource-allocations` window: allocations starting on or "
+                "after it (YYYY-MM-DD). A fixed date, so the window only grows and a row leaves "
+                "the warehouse only when Rocketlane deletes the allocation. The default is "
+                "before Rocketlane's first workspaces."
+            ),
+        ),
+        th.Property(
+            "resource_allocations_days_ahead",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_ALLOCATIONS_DAYS_AHEAD,
+            title="Resource allocations days ahead",
+            description=(
+                "Last day of the `resource-allocations` window, in days after today (UTC): "
+                "allocations ending on or before it. Allocations are planned into the future; "
+                "365 covers a year of planning."
             ),
         ),
         th.Property(
@@ -207,9 +268,11 @@ class TapPM(Tap):
         th.Property(
             "retry_backoff_factor",
             th.NumberType(minimum=0),
-            default=2,
+            default=DEFAULT_BACKOFF_FACTOR,
             title="Retry backoff factor (s)",
-            description="Exponential backoff: retry n waits factor * 2^(n-1) seconds.",
+            description=(
+                "Exponential backoff: retry n waits factor * 2^(n-1) seconds (1, 2, 4 s)."
+            ),
         ),
         th.Property(
             "request_timeout",
@@ -235,6 +298,15 @@ class TapPM(Tap):
                     f"start_date {start_date!r} is not an RFC 3339 date-time "
                     "(e.g. 2025-01-31T00:00:00Z)"
                 )
+        allocations_start = self.config.get("resource_allocations_start_date")
+        if isinstance(allocations_start, str):
+            try:
+                date.fromisoformat(allocations_start)
+            except ValueError:
+                errors.append(
+                    f"resource_allocations_start_date {allocations_start!r} is not a date "
+                    "(e.g. 2024-01-31)"
+                )
         base_url = self.config.get("base_url") or DEFAULT_BASE_URL
         parts = urlsplit(base_url)
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
@@ -258,6 +330,9 @@ class TapPM(Tap):
             max_wait_seconds=self.config.get("max_rate_limit_wait_seconds", 1800),
         )
 
+    #: When a STATE message was last sent (time.monotonic); see the streams' throttle.
+    state_sent_at = 0.0
+
     @cached_property
     def activations(self) -> dict[str, tuple[VersionedStream, int]]:
         """Table versions to activate once every stream has synced: stream name -> version."""
@@ -270,9 +345,26 @@ class TapPM(Tap):
 
         A sync that fails or is killed part-way therefore deletes nothing in the warehouse.
         """
+        for stream in self.streams.values():
+            if stream.selected or stream.has_selected_descendents:
+                self.progress.expect(
+                    stream.name,
+                    parent=getattr(stream.parent_stream_type, "name", None),
+                    last_requests=stream.stream_state.get(LAST_REQUESTS),
+                )
         super().sync_all()
         for stream, version in self.activations.values():
             stream.activate(version)
+
+    @cached_property
+    def progress(self) -> SyncProgress:
+        """Requests and records so far, and the time left, logged per stream."""
+        return SyncProgress(
+            self.logger,
+            per_minute=self.config.get("max_requests_per_minute", 60),
+            interval=float(self.config.get("progress_interval_seconds", 60)),
+            page_size=self.config.get("page_size", 100),
+        )
 
     @cached_property
     def api_clock(self) -> ApiClock:

@@ -176,3 +176,27 @@ def full_sync(shared_emulator, tmp_path_factory) -> TapRun:
     run = run_tap(tmp_path_factory.mktemp("full"), tap_config(shared_emulator))
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+# The opt-in streams: discovered, but not selected unless a catalog or `select` asks for them.
+OPT_IN = (
+    "invoices", "invoice-lines", "invoice-payments", "resource-allocations",
+    "time-entry-categories", "conversations", "comments",
+)  # fmt: skip
+
+
+def allocation_key(record: dict) -> str:
+    """The key tap-pm gives a resource allocation (the API sends none), from the emulator's."""
+    who = (
+        f"member:{record['member']['userId']}"
+        if record["member"]
+        else f"placeholder:{record['placeholder']['placeholderId']}"
+    )
+    return f"{record['project']['projectId']}:{who}:{record['startDate']}:{record['createdAt']}"
+
+
+def opt_in_ids(emu: Emulator, stream: str) -> set:
+    """The ids tap-pm should emit for an opt-in stream: the key it makes for allocations."""
+    if stream == "resource-allocations":
+        return {allocation_key(r) for r in emu.truth(stream)}
+    return emu.ids(stream)

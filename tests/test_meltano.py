@@ -29,9 +29,11 @@ from conftest import (
     CHANGES_ONLY,
     INCREMENTAL,
     LISTED_IN_FULL,
+    OPT_IN,
     STREAMS,
     assert_no_secret,
     in_lookback_window,
+    opt_in_ids,
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
@@ -639,3 +641,36 @@ def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
 
     meltano.run("tap-pm", "target-postgres", emulator, TAP_PM_RECONCILE="true", **env)
     check_deletions(postgres.read(database), emulator, STREAMS, gone, hard=hard)
+
+
+# ------------------------------------------------------------------------ opt-in streams
+def test_opt_in_streams_load_into_duckdb_and_postgres(meltano, shared_emulator, postgres, tmp_path):
+    """Selected through Meltano (`TAP_PM__SELECT`, so the shared project is left as it is), the
+    opt-in streams load into their own tables, aliased where hyphenated, one row per id."""
+    env = {
+        "TAP_PM__SELECT": json.dumps([f"{stream}.*" for stream in OPT_IN]),
+        "MELTANO_RUN_STATE_ID_SUFFIX": "opt-in",  # its own state
+    }
+    tables = {stream: stream.replace("-", "_") for stream in OPT_IN}
+    database = postgres.new_database("tap_pm_opt_in")
+    duckdb_file = tmp_path / "opt-in.duckdb"
+    meltano.run(
+        "tap-pm", "target-duckdb", shared_emulator, TARGET_DUCKDB_FILEPATH=str(duckdb_file), **env
+    )
+    meltano.run(
+        "tap-pm", "target-postgres", shared_emulator, **postgres.loader_env(database), **env
+    )
+    for warehouse in (read_duckdb(duckdb_file), postgres.read(database)):
+        assert set(warehouse.tables) == set(tables.values())  # the nine were not selected
+        for stream, table in tables.items():
+            ids = warehouse.ids(table)
+            assert set(ids) == opt_in_ids(shared_emulator, stream), stream
+            assert max(ids.values()) == 1, stream
+        lines = warehouse.by_id("invoice_lines")
+        truth = {
+            r["invoiceLineItemId"]: r["invoiceId"] for r in shared_emulator.truth("invoice-lines")
+        }
+        assert {rid: int(row["invoiceid"]) for rid, row in lines.items()} == truth
+    states = meltano("state", "list").split()
+    assert "dev:tap-pm-to-target-postgres:opt-in" in states
+    assert "dev:tap-pm-to-target-duckdb:opt-in" in states

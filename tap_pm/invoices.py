@@ -1,0 +1,119 @@
+"""Invoices, and the visits to each invoice's lines and payments (opt-in streams).
+
+The invoices list has no `updatedAt` filter, so every sync lists it in full, and lines and
+payments can only be listed one invoice at a time: `GET /invoices/{invoiceId}/lines` and
+`.../payments`, two requests per invoice and sync. Like spaces, phases and documents of a
+project, each invoice's lines and payments are a partition with their own state, paced by the
+tap-wide request budget; a table version per invoice carries their deletions to the warehouse.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+
+from tap_pm.client import PartitionGoneError, RocketlaneStream
+from tap_pm.versions import Listing
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+
+class InvoiceGoneError(Exception):
+    """HTTP 404 on an invoice's lines or payments: it was deleted during the sync."""
+
+
+class InvoicesParent(RocketlaneStream):
+    """The invoices list, whose records are the partitions of their lines and payments."""
+
+    @property
+    def _children(self) -> list[InvoiceChildStream]:
+        """Child streams that will sync (selected, or parents of selected ones)."""
+        return [
+            t.cast("InvoiceChildStream", c)
+            for c in self.child_streams
+            if c.selected or c.has_selected_descendents
+        ]
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Every invoice; the SDK reads each one's children as it is emitted.
+
+        Once all are read, the children forget invoices that are gone and activate their
+        tables: every invoice still there was listed in full by this sync.
+        """
+        listed: set[int] = set()
+        for record in super().get_records(context):
+            if not listed:
+                self.progress.plan(self.name, self.listing_total or 0)
+            listed.add(record[self.id_key])
+            yield record
+        for child in self._children:
+            child.keep_invoices(listed)
+            child.activate_partitions()
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
+        """Lines and payments are listed per invoice."""
+        return {"invoiceId": record[self.id_key]}
+
+
+class InvoiceChildStream(RocketlaneStream):
+    """A list of one invoice, `/invoices/{invoiceId}/<name>`: a partition per invoice.
+
+    Neither list has `updatedAt`, so each invoice's is read in full every sync.
+    """
+
+    listing = Listing.EVERY_SYNC
+    project_owned = False
+    all_fields_param = False
+    #: The last part of the path, after `/invoices/{invoiceId}/`.
+    list_name: t.ClassVar[str]
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """`/invoices/{invoiceId}/<list_name>`; the SDK fills in the invoice from the context."""
+        return f"/invoices/{{invoiceId}}/{self.list_name}"
+
+    def validate_response(self, response: requests.Response) -> None:
+        """As for every list, except that a 404 means the invoice is gone, not a project."""
+        try:
+            super().validate_response(response)
+        except PartitionGoneError:
+            raise InvoiceGoneError from None
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The invoice's records; one deleted mid-sync (404) is skipped with a warning."""
+        try:
+            yield from super().get_records(context)
+        except InvoiceGoneError:
+            invoice_id = (context or {})["invoiceId"]
+            self.logger.warning(
+                "%s: invoice %s no longer exists (HTTP 404); skipping it", self.name, invoice_id
+            )
+            self.gone_invoices.add(invoice_id)
+
+    @cached_property
+    def gone_invoices(self) -> set[int]:
+        """Invoices that answered 404 in this sync."""
+        return set()
+
+    def keep_invoices(self, listed: set[int]) -> None:
+        """Drop the partitions of invoices no longer listed, or deleted during the sync."""
+        if partitions := self.stream_state.get("partitions"):
+            keep = listed - self.gone_invoices
+            self.stream_state["partitions"] = [
+                p for p in partitions if p["context"].get("invoiceId") in keep
+            ]
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,
+    ) -> dict[str, t.Any] | None:
+        """The record also names its invoice, which the API leaves out."""
+        processed = super().post_process(row, context)
+        if processed is not None and context:
+            processed["invoiceId"] = context["invoiceId"]
+        return processed
