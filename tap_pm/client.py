@@ -241,6 +241,15 @@ class RocketlaneStream(VersionedStream):
             self._write_replication_key_signpost(context, signpost)
 
     @property
+    def _children(self) -> list[RocketlaneStream]:
+        """Child streams that will sync (selected, or parents of selected ones)."""
+        return [
+            t.cast("RocketlaneStream", c)
+            for c in self.child_streams
+            if c.selected or c.has_selected_descendents
+        ]
+
+    @property
     def partitions(self) -> list[dict] | None:
         """With `project_ids`, project-scoped lists are read one project at a time."""
         if self.parent_stream_type:

@@ -29,15 +29,6 @@ class InvoiceGoneError(Exception):
 class InvoicesParent(RocketlaneStream):
     """The invoices list, whose records are the partitions of their lines and payments."""
 
-    @property
-    def _children(self) -> list[InvoiceChildStream]:
-        """Child streams that will sync (selected, or parents of selected ones)."""
-        return [
-            t.cast("InvoiceChildStream", c)
-            for c in self.child_streams
-            if c.selected or c.has_selected_descendents
-        ]
-
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every invoice; the SDK reads each one's children as it is emitted.
 
@@ -51,7 +42,7 @@ class InvoicesParent(RocketlaneStream):
             listed.add(record[self.id_key])
             yield record
         for child in self._children:
-            child.keep_invoices(listed)
+            t.cast("InvoiceChildStream", child).keep_invoices(listed)
             child.activate_partitions()
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002

@@ -57,15 +57,6 @@ class ParentStream(RocketlaneStream):
 
     _known: set[int] | None = None
 
-    @property
-    def _children(self) -> list[RocketlaneStream]:
-        """Child streams that will sync (selected, or parents of selected ones)."""
-        return [
-            t.cast("RocketlaneStream", c)
-            for c in self.child_streams
-            if c.selected or c.has_selected_descendents
-        ]
-
     def _scope(self) -> dict[str, t.Any]:
         return {
             "project_ids": sorted(self.config.get("project_ids") or ()),
