@@ -46,7 +46,7 @@ DEFAULT_LOOKBACK_MINUTES = 5
 DEFAULT_BACKOFF_FACTOR = 1
 MIN_REALISTIC_KEY_LENGTH = 8
 STATE_INTERVAL_SECONDS = 30
-#: Child partition state: when the project's children were last read (epoch s, tap clock).
+#: Child partition state: when the parent's children were last read (epoch s, tap clock).
 VISITED_AT = "visited_at"
 RETRIABLE_ERRORS = (
     RetriableAPIError,
@@ -483,13 +483,15 @@ class RocketlaneStream(VersionedStream):
                 )
                 continue
             except PartitionGoneError:
-                project_id = (context or {})["projectId"]
+                # The partition is one parent record: {"projectId": …} or {"invoiceId": …}.
+                key, parent_id = next(iter((context or {}).items()))
                 self.logger.warning(
-                    "%s: project %s no longer exists (HTTP 404); skipping it",
+                    "%s: %s %s no longer exists (HTTP 404); skipping it",
                     self.name,
-                    project_id,
+                    key.removesuffix("Id"),
+                    parent_id,
                 )
-                self.gone_projects.add(project_id)
+                self.gone_parents.add(parent_id)
                 self.progress.parent_done(self.name)
                 return
             except PaginationError as exc:
@@ -504,8 +506,8 @@ class RocketlaneStream(VersionedStream):
             return
 
     @cached_property
-    def gone_projects(self) -> set[int]:
-        """Projects that answered 404 in this sync (deleted while it ran)."""
+    def gone_parents(self) -> set[int]:
+        """Parents (projects, invoices) whose list answered 404 in this sync: deleted."""
         return set()
 
     @cached_property

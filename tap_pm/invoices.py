@@ -10,20 +10,14 @@ tap-wide request budget; a table version per invoice carries their deletions to 
 from __future__ import annotations
 
 import typing as t
-from functools import cached_property
 
-from tap_pm.client import PartitionGoneError, RocketlaneStream
+from tap_pm.client import RocketlaneStream
 from tap_pm.versions import Listing
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    import requests
     from singer_sdk.helpers.types import Context
-
-
-class InvoiceGoneError(Exception):
-    """HTTP 404 on an invoice's lines or payments: it was deleted during the sync."""
 
 
 class InvoicesParent(RocketlaneStream):
@@ -67,33 +61,10 @@ class InvoiceChildStream(RocketlaneStream):
         """`/invoices/{invoiceId}/<list_name>`; the SDK fills in the invoice from the context."""
         return f"/invoices/{{invoiceId}}/{self.list_name}"
 
-    def validate_response(self, response: requests.Response) -> None:
-        """As for every list, except that a 404 means the invoice is gone, not a project."""
-        try:
-            super().validate_response(response)
-        except PartitionGoneError:
-            raise InvoiceGoneError from None
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """The invoice's records; one deleted mid-sync (404) is skipped with a warning."""
-        try:
-            yield from super().get_records(context)
-        except InvoiceGoneError:
-            invoice_id = (context or {})["invoiceId"]
-            self.logger.warning(
-                "%s: invoice %s no longer exists (HTTP 404); skipping it", self.name, invoice_id
-            )
-            self.gone_invoices.add(invoice_id)
-
-    @cached_property
-    def gone_invoices(self) -> set[int]:
-        """Invoices that answered 404 in this sync."""
-        return set()
-
     def keep_invoices(self, listed: set[int]) -> None:
         """Drop the partitions of invoices no longer listed, or deleted during the sync."""
         if partitions := self.stream_state.get("partitions"):
-            keep = listed - self.gone_invoices
+            keep = listed - self.gone_parents
             self.stream_state["partitions"] = [
                 p for p in partitions if p["context"].get("invoiceId") in keep
             ]

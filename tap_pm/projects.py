@@ -162,7 +162,7 @@ class ParentStream(RocketlaneStream):
             partitions = child.stream_state.get("partitions")
             if not partitions:
                 continue
-            gone = child.gone_projects
+            gone = child.gone_parents
             child.stream_state["partitions"] = [
                 p
                 for p in partitions

@@ -28,6 +28,7 @@ from conftest import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from rocketlane_emulator import Emulator
@@ -179,19 +180,31 @@ def test_a_deselected_parent_is_not_activated(emulator, tmp_path):
     assert set(activations(run)) == {"phases"}
 
 
-def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path):
+DELETED_BEFORE_A_FAILURE = ("users", "phases", "time-offs")
+
+
+def loaded_then_deleted(tmp_path: Path, emu: Emulator) -> tuple[Warehouse, dict, dict]:
+    """A full sync loaded, then a record deleted from each of DELETED_BEFORE_A_FAILURE.
+
+    Returns the warehouse, the sync's state and every table's live rows at that point.
+    """
     warehouse = Warehouse()
-    first = sync(tmp_path, emulator, warehouse, None)
+    first = sync(tmp_path, emu, warehouse, None)
     before = {stream: warehouse.live(stream) for stream in STREAMS}
-    for stream in ("users", "phases", "time-offs"):
-        emulator.delete(stream, min(emulator.ids(stream)))
+    for stream in DELETED_BEFORE_A_FAILURE:
+        emu.delete(stream, min(emu.ids(stream)))
+    return warehouse, first.final_state, before
 
-    def break_at_the_last_list(resource, _params):
-        if resource == "time-offs":  # every other list is complete by now
-            emulator.faults.error_rate = 1.0
 
-    emulator.hooks.append(break_at_the_last_list)
-    run = run_tap(tmp_path, tap_config(emulator, max_retries=1), state=first.final_state)
+def at_the_last_list(emu: Emulator, action: Callable[[], object]) -> None:
+    """Do `action` when time-offs, the last list, is asked for: all others are complete."""
+    emu.hooks.append(lambda resource, _params: action() if resource == "time-offs" else None)
+
+
+def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path):
+    warehouse, state, before = loaded_then_deleted(tmp_path, emulator)
+    at_the_last_list(emulator, lambda: setattr(emulator.faults, "error_rate", 1.0))
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=1), state=state)
     assert run.returncode != 0
     assert "giving up after 2 attempts" in run.stderr
     assert activations(run) == {}
@@ -201,28 +214,14 @@ def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path):
 
 
 def test_a_killed_sync_deletes_nothing(emulator, tmp_path):
-    warehouse = Warehouse()
-    first = sync(tmp_path, emulator, warehouse, None)
-    before = {stream: warehouse.live(stream) for stream in STREAMS}
-    for stream in ("users", "phases", "time-offs"):
-        emulator.delete(stream, min(emulator.ids(stream)))
+    warehouse, state, before = loaded_then_deleted(tmp_path, emulator)
     (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator)))
-    (tmp_path / "state.json").write_text(json.dumps(first.final_state))
-    command = [
-        TAP,
-        "--config",
-        str(tmp_path / "config.json"),
-        "--state",
-        str(tmp_path / "state.json"),
-    ]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    files = {"--config": tmp_path / "config.json", "--state": tmp_path / "state.json"}
+    command = [TAP, *(part for option, path in files.items() for part in (option, str(path)))]
     with (tmp_path / "out.jsonl").open("w") as out:
         tap = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
-
-        def kill_at_the_last_list(resource, _params):
-            if resource == "time-offs":  # every other list is complete by now
-                tap.send_signal(signal.SIGKILL)
-
-        emulator.hooks.append(kill_at_the_last_list)
+        at_the_last_list(emulator, lambda: tap.send_signal(signal.SIGKILL))
         assert tap.wait(timeout=300) == -signal.SIGKILL
     emulator.hooks.clear()
     killed = parse_messages((tmp_path / "out.jsonl").read_text())
@@ -234,5 +233,5 @@ def test_a_killed_sync_deletes_nothing(emulator, tmp_path):
     # The next sync, from the last state the killed one printed, finds the deletions.
     states = [m["value"] for m in killed if m["type"] == "STATE"]
     sync(tmp_path, emulator, warehouse, states[-1])
-    for stream in ("users", "phases", "time-offs"):
+    for stream in DELETED_BEFORE_A_FAILURE:
         assert warehouse.live(stream) == emulator.ids(stream), stream
