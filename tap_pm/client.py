@@ -532,12 +532,21 @@ class RocketlaneStream(VersionedStream):
         row: dict[str, t.Any],
         context: Context | None = None,
     ) -> dict[str, t.Any] | None:
-        """Copy the natural id to `id`; epoch-ms timestamps become RFC 3339 strings."""
-        row["id"] = row[self.id_key]
+        """The record in the tap's shape (`shape_record`), then only the schema's keys."""
+        row = self.shape_record(row, context)
         if unknown := row.keys() - self._known_properties:
             for key in unknown:
                 del row[key]
             self._warn_unknown(unknown)
+        return row
+
+    def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
+        """Copy the natural id to `id`; epoch-ms timestamps become RFC 3339 strings.
+
+        What the tap itself makes of an API record, before it is checked against the schema;
+        streams that add to a record (its parent's id, nested times) extend this.
+        """
+        row["id"] = row[self.id_key]
         for key in EPOCH_MS_FIELDS:
             value = row.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

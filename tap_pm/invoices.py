@@ -69,13 +69,9 @@ class InvoiceChildStream(RocketlaneStream):
                 p for p in partitions if p["context"].get("invoiceId") in keep
             ]
 
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,
-    ) -> dict[str, t.Any] | None:
+    def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """The record also names its invoice, which the API leaves out."""
-        processed = super().post_process(row, context)
-        if processed is not None and context:
+        processed = super().shape_record(row, context)
+        if context:
             processed["invoiceId"] = context["invoiceId"]
         return processed

@@ -121,32 +121,23 @@ class SourcedStream(RocketlaneStream):
     #: whose sourceId is a project).
     project_source: t.ClassVar[tuple[str | None, str]]
 
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,
-    ) -> dict[str, t.Any] | None:
+    def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """`projectId` is the source's id when the source is a project, else null."""
-        processed = super().post_process(row, context)
-        if processed is not None:
-            holder, project_type = self.project_source
-            source = (processed.get(holder) if holder else processed) or {}
-            is_project = source.get("sourceType") == project_type
-            processed["projectId"] = source.get("sourceId") if is_project else None
+        processed = super().shape_record(row, context)
+        holder, project_type = self.project_source
+        source = (processed.get(holder) if holder else processed) or {}
+        is_project = source.get("sourceType") == project_type
+        processed["projectId"] = source.get("sourceId") if is_project else None
         return processed
 
 
 class AttachmentsStream(RocketlaneStream):
     """A list whose records have `attachments`, each with its `createdAt` in epoch ms."""
 
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,
-    ) -> dict[str, t.Any] | None:
+    def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """Attachment times become RFC 3339 strings too, as the schema says."""
-        processed = super().post_process(row, context)
-        for attachment in (processed or {}).get("attachments") or ():
+        processed = super().shape_record(row, context)
+        for attachment in processed.get("attachments") or ():
             value = attachment.get("createdAt")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 attachment["createdAt"] = ms_to_rfc3339(value)
