@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as t
 from datetime import date
@@ -25,6 +26,8 @@ from tap_pm.client import (
     parse_rfc3339,
 )
 from tap_pm.clock import ApiClock
+from tap_pm.live_check import OPTION as CHECK_LIVE_OPTION
+from tap_pm.live_check import check_live as run_live_check
 from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_START
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.projects import DEFAULT_REVISIT_HOURS, MIN_REVISITS
@@ -400,6 +403,33 @@ class TapPM(Tap):
         )
         tap.run_sync_dry_run(dry_run_record_limit=1, streams=[tap.streams["users"]])
         ctx.exit()
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with `--check-live` (live_check.py)."""
+        command = super().get_singer_command()
+        command.params.append(CHECK_LIVE_OPTION)
+        return command
+
+    @classmethod
+    def invoke(
+        cls,
+        *,
+        check_live: bool = False,
+        **kwargs: t.Any,  # noqa: ANN401
+    ) -> None:
+        """Sync, or with `--check-live` check the selected streams (`--catalog`) instead."""
+        if not check_live or kwargs.get("about"):
+            super().invoke(**kwargs)
+            return
+        given = kwargs.get("config")  # the SDK's parsed --config input, if any
+        catalog = kwargs.get("catalog")
+        tap = cls(
+            config=getattr(given, "config", None),
+            catalog=json.loads(catalog.read()) if catalog else None,
+            parse_env_config=getattr(given, "parse_env", False),
+        )
+        run_live_check(tap)
 
 
 if __name__ == "__main__":
