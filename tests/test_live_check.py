@@ -1,0 +1,196 @@
+"""`tap-pm --check-live`: a live workspace against the schemas, end to end through the CLI."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from conftest import API_KEY, STREAMS, discover, run_tap, select, tap_config
+
+from tap_pm.live_check import SchemaProfile, declared_type, value_type
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from rocketlane_emulator import Emulator
+
+CHECK = "--check-live"
+HEADER = re.compile(r"^== (\S+): (\d+) record\(s\)", re.MULTILINE)
+
+
+def check(tmp_path: Path, config: dict, **kwargs: Any):
+    run = run_tap(tmp_path, config, CHECK, **kwargs)
+    assert not run.messages, "the live check sent Singer messages"
+    return run
+
+
+def tables(stdout: str) -> dict[str, int]:
+    """Stream -> records checked, from the table headers."""
+    return {name: int(count) for name, count in HEADER.findall(stdout)}
+
+
+def row(stdout: str, stream: str, path: str) -> str:
+    """The table row of one field of one stream."""
+    section = stdout.split(f"== {stream}:", 1)[1].split("\n== ", 1)[0]
+    [line] = [line for line in section.splitlines() if line.split()[:1] == [path]]
+    return line
+
+
+def failure_line(run) -> str:
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    return line
+
+
+def drift(emu: Emulator, resource: str, change: Callable[[dict], None], project: int | None = None):
+    """Change a record the first page lists (the lowest id; of `project`, if given) in place.
+
+    The emulator serves shallow copies of its records, so this is what the API sends next.
+    """
+    store = emu._store  # noqa: SLF001 - the test changes what the API answers
+    with store.lock:
+        table = store.tables[resource]
+        ids = table.ids if project is None else table.by_project[project]
+        change(table.rows[min(ids)])
+
+
+# ---------------------------------------------------------------------------- clean
+def test_a_clean_workspace_fits_and_every_selected_stream_is_shown(emulator, tmp_path):
+    emulator.reset_log()
+    run = check(tmp_path, tap_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    shown = tables(run.stdout)
+    assert set(shown) == set(STREAMS)  # the default selection: no opt-in stream
+    first_project = min(emulator.ids("projects"))
+    for stream, count in shown.items():
+        if stream in {"spaces", "phases", "space-documents"}:
+            expected = sum(1 for _ in _of_project(emulator, stream, first_project))
+        else:
+            expected = min(100, len(emulator.truth(stream)))
+        assert count == expected, stream
+        assert count > 0, stream
+    assert "DOES NOT FIT" not in run.stdout
+    assert "live check: every value fits its declared type (9 stream(s)" in run.stdout
+    # Declared type, types seen, nested fields and formats, as a sync shapes the records.
+    assert row(run.stdout, "tasks", "status.value").split()[1:3] == ["integer|null", "integer"]
+    assert "string(date-time)" in row(run.stdout, "tasks", "updatedAt").split()[2]
+    assert row(run.stdout, "phases", "projectId").split()[1:3] == ["integer", "integer"]
+    # One request per stream, the children's of the first project listed.
+    log = emulator.request_log
+    assert Counter(entry.resource for entry in log) == dict.fromkeys(STREAMS, 1)
+    for entry in log:
+        assert "pageToken" not in entry.params
+        if entry.resource in {"spaces", "phases", "space-documents"}:
+            assert entry.params["projectId"] == str(first_project)
+
+
+def _of_project(emu: Emulator, stream: str, project: int) -> list[dict]:
+    if stream == "space-documents":
+        spaces = {s["spaceId"] for s in emu.truth("spaces") if s["project"]["projectId"] == project}
+        return [d for d in emu.truth(stream) if d["space"]["spaceId"] in spaces]
+    return [r for r in emu.truth(stream) if r["project"]["projectId"] == project]
+
+
+# ---------------------------------------------------------------------------- drift
+def test_drifted_values_are_named_and_the_check_fails(emulator, tmp_path):
+    first_project = min(emulator.ids("projects"))
+
+    def tasks(record: dict) -> None:
+        record["effortInMinutes"] = 37.5  # a decimal where the schema says integer
+        record["status"] = {**(record["status"] or {}), "value": "2"}  # nested: a string
+
+    drift(emulator, "tasks", tasks)
+    drift(emulator, "time-entries", lambda r: r.update(minutes="480"))  # a number as a string
+    drift(emulator, "phases", lambda r: r.update(status="Active"), project=first_project)
+    drift(emulator, "time-offs", lambda r: r.update(startDate="03/01/2025"))  # another format
+    drift(emulator, "fields", lambda r: r.update(createdAt="2025-01-31 10:00:00"))
+    drift(emulator, "users", lambda r: r.update(favouriteColour="teal"))  # unknown property
+
+    run = check(tmp_path, tap_config(emulator))
+    line = failure_line(run)
+    misfits = (
+        "tasks.effortInMinutes", "tasks.status.value", "time-entries.minutes",
+        "phases.status", "time-offs.startDate", "fields.createdAt",
+    )  # fmt: skip
+    for name in misfits:
+        assert name in line
+        stream, path = name.split(".", 1)
+        assert "DOES NOT FIT: 1 value(s)" in row(run.stdout, stream, path), name
+    assert "6 field(s)" in line
+    assert "not in the schema: users.favouriteColour" in line
+    assert "undeclared" in row(run.stdout, "users", "favouriteColour")
+    # What was seen, beside what is declared.
+    assert row(run.stdout, "tasks", "effortInMinutes").split()[1] == "integer|null"
+    assert "number 1" in row(run.stdout, "tasks", "effortInMinutes")
+    assert "string 1" in row(run.stdout, "time-entries", "minutes")
+    assert '"480"' in row(run.stdout, "time-entries", "minutes")
+    assert "string 1" in row(run.stdout, "phases", "status")
+    assert "string 1" in row(run.stdout, "time-offs", "startDate")
+    assert row(run.stdout, "fields", "createdAt").split()[1] == "string(date-time)|null"
+    assert "string 1" in row(run.stdout, "fields", "createdAt")
+    # Only the drifted fields are named.
+    assert run.stdout.count("DOES NOT FIT") == len(misfits)
+
+
+def test_only_undeclared_properties_still_pass(emulator, tmp_path):
+    drift(emulator, "users", lambda r: r.update(favouriteColour="teal"))
+    run = check(tmp_path, tap_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "every value fits its declared type" in run.stdout
+    assert "not in the schema: users.favouriteColour" in run.stdout
+
+
+# ------------------------------------------------------------------ selection, errors
+def test_the_catalog_chooses_the_streams_opt_in_ones_too(emulator, tmp_path):
+    config = tap_config(emulator)
+    chosen = ("phases", "invoice-lines", "comments", "resource-allocations")
+    catalog = select(discover(tmp_path, config), chosen)
+    emulator.reset_log()
+    run = check(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert set(tables(run.stdout)) == set(chosen)
+    # A parent is read for its first record (not shown); every stream once.
+    log = emulator.request_log
+    assert Counter(entry.resource for entry in log) == dict.fromkeys(
+        ("projects", "invoices", *chosen), 1
+    )
+    [lines] = [entry for entry in log if entry.resource == "invoice-lines"]
+    assert lines.path.endswith(f"/invoices/{min(emulator.ids('invoices'))}/lines")
+    assert all(count > 0 for count in tables(run.stdout).values())
+
+
+def test_a_wrong_key_fails_with_one_line(emulator, tmp_path):
+    wrong = "rl-wrong-key-0b1c2d3e4f"
+    run = check(tmp_path, tap_config(emulator, api_key=wrong))
+    line = failure_line(run)
+    assert "refused the API key" in line
+    assert wrong not in run.stdout + run.stderr
+    assert API_KEY not in run.stdout + run.stderr
+
+
+# ----------------------------------------------------------------------- the profile
+def test_the_profile_follows_jsonschema_formats_included():
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "minutes": {"type": ["integer", "null"]},
+            "due": {"type": ["string", "null"], "format": "date"},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "tags": {"type": ["array", "null"], "items": {"type": "integer"}},
+        },
+    }
+    profile = SchemaProfile(schema)
+    profile.observe({"id": 1, "minutes": 3.0, "due": "2025-01-31", "at": "2025-01-31T00:00:00Z"})
+    assert not profile.misfits  # 3.0 is an integer to jsonschema
+    profile.observe({"id": 2, "minutes": "480", "due": "2025-01-31T00:00:00Z", "tags": [1, "2"]})
+    assert {f.path for f in profile.misfits} == {"minutes", "due", "tags[]"}
+    assert profile.fields["due"].seen == {"string(date)": 1, "string(date-time)": 1}
+    assert profile.fields["minutes"].example == 'id 2: "480"'
+    assert profile.fields["at"].verdict == "ok"
+    assert declared_type(schema["properties"]["at"]) == "string(date-time)|null"
+    assert value_type(True) == "boolean"
+    assert value_type(1.5) == "number"
