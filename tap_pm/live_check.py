@@ -11,6 +11,7 @@ Singer message. It fails when a value would not fit its declared type, naming ea
 
 from __future__ import annotations
 
+import copy
 import json
 import typing as t
 from collections import Counter
@@ -279,7 +280,7 @@ class WorkspaceCheck:
             context = self.context(stream) if rows else None
             for row in rows:
                 # A copy: a parent's rows are read again for its children's context.
-                profile.observe(stream.shape_record(json.loads(json.dumps(row)), context))
+                profile.observe(stream.shape_record(copy.deepcopy(row), context))
             checks.append(StreamCheck(stream.name, profile, self.requests.get(stream.name, "")))
         return checks
 

@@ -171,6 +171,33 @@ def test_a_wrong_key_fails_with_one_line(emulator, tmp_path):
     assert API_KEY not in run.stdout + run.stderr
 
 
+def test_project_ids_choose_the_project_read(emulator, tmp_path):
+    wanted = sorted(emulator.ids("projects"))[1]  # not the first listed
+    emulator.reset_log()
+    run = check(tmp_path, tap_config(emulator, project_ids=[wanted]))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert set(tables(run.stdout)) == set(STREAMS)
+    params = {entry.resource: entry.params for entry in emulator.request_log}
+    assert len(emulator.request_log) == len(STREAMS)
+    for stream in ("spaces", "phases", "space-documents"):
+        assert params[stream]["projectId"] == str(wanted)
+    assert params["tasks"]["projectId.eq"] == str(wanted)
+    assert params["time-entries"]["projectId.eq"] == str(wanted)
+
+
+def test_an_unreachable_api_fails_with_one_line(tmp_path):
+    config = {
+        "api_key": API_KEY,
+        "base_url": "http://127.0.0.1:9/api/1.0",  # discard port: nothing listens
+        "max_retries": 1,
+        "retry_backoff_factor": 0.01,
+        "request_timeout": 2,
+    }
+    line = failure_line(check(tmp_path, config))
+    assert "giving up after 2 attempts" in line
+    assert "ConnectionError" in line
+
+
 # ----------------------------------------------------------------------- the profile
 def test_the_profile_follows_jsonschema_formats_included():
     schema = {
