@@ -208,6 +208,7 @@ def test_the_profile_follows_jsonschema_formats_included():
             "due": {"type": ["string", "null"], "format": "date"},
             "at": {"type": ["string", "null"], "format": "date-time"},
             "tags": {"type": ["array", "null"], "items": {"type": "integer"}},
+            "status": {"type": ["object", "null"], "properties": {"value": {"type": "integer"}}},
         },
     }
     profile = SchemaProfile(schema)
@@ -218,6 +219,13 @@ def test_the_profile_follows_jsonschema_formats_included():
     assert profile.fields["due"].seen == {"string(date)": 1, "string(date-time)": 1}
     assert profile.fields["minutes"].example == 'id 2: "480"'
     assert profile.fields["at"].verdict == "ok"
+    profile.observe({"id": 3, "at": "2025-01-31 10:00:00", "tags": None, "extra": {"a": 1}})
+    assert profile.fields["at"].misfits == 1  # not RFC 3339: jsonschema checks date-time too
+    assert [f.path for f in profile.undeclared] == ["extra"]
+    assert profile.fields["tags"].seen == {"array": 1, "null": 1}
+    profile.observe({"id": 4, "status": {"value": 1, "colour": "red"}})
+    assert [f.path for f in profile.undeclared] == ["extra", "status.colour"]
+    assert profile.fields["status.value"].seen == {"integer": 1}
     assert declared_type(schema["properties"]["at"]) == "string(date-time)|null"
     assert value_type(True) == "boolean"
     assert value_type(1.5) == "number"
