@@ -199,12 +199,11 @@ class SchemaProfile:
 
 @dataclass
 class StreamCheck:
-    """One stream's first page, profiled; `note` says why there is none."""
+    """One stream's first page, profiled, and the request that read it (or why none did)."""
 
     name: str
     profile: SchemaProfile
     request: str = ""
-    note: str = ""
 
 
 def first_page(
