@@ -56,6 +56,7 @@ STREAM_TYPES: list[type[RocketlaneStream]] = [
     streams.TimeEntryCategoriesStream,
     streams.ConversationsStream,
     streams.CommentsStream,
+    streams.CompaniesStream,
 ]
 
 
