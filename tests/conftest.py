@@ -191,7 +191,7 @@ def allocation_key(record: dict) -> str:
     """The key tap-pm gives a resource allocation (the API sends none), from the emulator's."""
     who = (
         f"member:{record['member']['userId']}"
-        if record["member"]
+        if record.get("member")  # live, an absent member is left out rather than null
         else f"placeholder:{record['placeholder']['placeholderId']}"
     )
     return f"{record['project']['projectId']}:{who}:{record['startDate']}:{record['createdAt']}"
