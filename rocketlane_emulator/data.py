@@ -267,7 +267,10 @@ class _Generator:
         self.scale = scale
         #: Added to every natural id: 0 for the spec's shapes, 13-digit ids for the live ones.
         self.id_offset = id_offset
-        self.home_company = {"companyId": id_offset + HOME_COMPANY_ID, "companyName": HOME_COMPANY_NAME}
+        self.home_company = {
+            "companyId": id_offset + HOME_COMPANY_ID,
+            "companyName": HOME_COMPANY_NAME,
+        }
         self.out: dict[str, list[Record]] = {}
         self._entry_cache: dict[tuple[int, str], Record] = {}
         self._entry_pools: dict[str, list[list[Record]]] = {}
@@ -474,10 +477,16 @@ class _Generator:
     def _user_company(self, index: int, utype: str) -> Record | None:
         if utype == "CUSTOMER":
             k = index % len(CUSTOMER_COMPANIES)
-            return {"companyId": self.company_id(CUSTOMER_COMPANY_BASE, k), "companyName": CUSTOMER_COMPANIES[k][0]}
+            return {
+                "companyId": self.company_id(CUSTOMER_COMPANY_BASE, k),
+                "companyName": CUSTOMER_COMPANIES[k][0],
+            }
         if utype != "TEAM_MEMBER":
             k = index % len(PARTNER_COMPANIES)
-            return {"companyId": self.company_id(PARTNER_COMPANY_BASE, k), "companyName": PARTNER_COMPANIES[k][0]}
+            return {
+                "companyId": self.company_id(PARTNER_COMPANY_BASE, k),
+                "companyName": PARTNER_COMPANIES[k][0],
+            }
         return self.home_company if index % 2 else None  # some team members have no company
 
     def user_records(self) -> None:

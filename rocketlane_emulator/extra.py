@@ -365,7 +365,6 @@ class _Extra:
             )
         self.out["comments"] = records
 
-
     def companies(self) -> None:
         """`GET /companies` (not in the spec): the workspace's own company, then its customers.
 

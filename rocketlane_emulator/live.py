@@ -57,7 +57,11 @@ def api_key_user(seed: int, id_offset: int) -> Record:
     """The reference to the API key that creates records through the API."""
     rng = Random(f"api-key-{seed}")
     email = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    return {"emailId": email, "userId": id_offset + ID_BASES["users"] - 7, "firstName": API_KEY_NAME}
+    return {
+        "emailId": email,
+        "userId": id_offset + ID_BASES["users"] - 7,
+        "firstName": API_KEY_NAME,
+    }
 
 
 def apply_live_shapes(gen: _Generator, seed: int) -> None:

@@ -322,7 +322,11 @@ class Emulator:
             pagination["nextPageToken"] = page.next_token
             query = urlencode([*page.query.params, ("pageToken", page.next_token)])
             # Live: an http:// URL, as captured; the spec's examples are https:// URLs.
-            base = self.base_url if self.shapes == "live" else self.base_url.replace("http:", "https:", 1)
+            base = (
+                self.base_url
+                if self.shapes == "live"
+                else self.base_url.replace("http:", "https:", 1)
+            )
             pagination["nextPage"] = f"{base}/{path}?{query}"
         elif self.shapes == "spec":
             # The spec lists both keys; live, the last page leaves them out.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -307,7 +308,10 @@ def test_time_entry_and_field_include_fields(emu, http) -> None:
     assert set(page[0]) - {"notes", "costRate"} == set(entry)
     assert any({"notes", "costRate"} <= set(r) for r in page)
     # Live, a field without options leaves fieldOptions out: look at the whole page.
-    assert any("fieldOptions" in r for r in get(http, emu, "fields", includeFields="options").json()["data"])
+    assert any(
+        "fieldOptions" in r
+        for r in get(http, emu, "fields", includeFields="options").json()["data"]
+    )
     assert not any("fieldOptions" in r for r in get(http, emu, "fields").json()["data"])
 
 
@@ -557,8 +561,6 @@ def nulls_outside_custom_fields(value: object, path: str = "") -> list[str]:
 
 
 def test_live_shapes_are_the_default(emu, http, truth) -> None:
-    import re  # noqa: PLC0415
-
     projects = get(http, emu, "projects", includeAllFields="true").json()["data"]
     currencies = [p["currency"] for p in projects]
     assert all(set(c) == {"currencyCode", "currencyName", "currencySymbol"} for c in currencies)

@@ -486,7 +486,10 @@ def test_no_setting_makes_the_tap_send_a_parameter_live_would_reject(tmp_path):
     with Emulator(seed=5, scale=Scale.small(), api_key=API_KEY, faults=Faults()) as emu:
         catalog = select(discover(tmp_path, tap_config(emu)), (*STREAMS, *OPT_IN))
         state = None
-        for settings in (*SETTINGS, {**SETTINGS[1], "project_ids": sorted(emu.ids("projects"))[:2]}):
+        for settings in (
+            *SETTINGS,
+            {**SETTINGS[1], "project_ids": sorted(emu.ids("projects"))[:2]},
+        ):
             run = run_tap(tmp_path, tap_config(emu, **settings), catalog=catalog, state=state)
             assert run.returncode == 0, (settings, run.stderr[-3000:])
             state = run.final_state  # the next one is incremental: updatedAt.ge is sent too

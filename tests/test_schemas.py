@@ -127,7 +127,12 @@ def test_currency_takes_the_live_object_and_no_bare_string():
 def test_companies_schema_takes_the_captured_records():
     # Two records of the live capture (inba-2299/Plansync agent/rl-api-contract.json), with
     # their times as the tap emits them.
-    dev = {"emailId": "dev@example.com", "userId": 5000000027049, "firstName": "dev", "lastName": ""}
+    dev = {
+        "emailId": "dev@example.com",
+        "userId": 5000000027049,
+        "firstName": "dev",
+        "lastName": "",
+    }
     captured = [
         {"companyId": 5000000031297, "companyName": "Inbaraj B", "companyType": "VENDOR",
          "createdAt": "2026-04-13T11:44:05.163Z", "updatedAt": "2026-04-13T11:44:05.163Z"},
