@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--clock-offset", type=float, default=0.0, metavar="S",
         help="shift the emulator's clock (updatedAt, Date, X-Retry-After) by S seconds",
     )  # fmt: skip
+    parser.add_argument(
+        "--shapes", choices=("live", "spec"), default="live",
+        help="the live API's shapes (default; see spec/live-deviations.md) or the spec's",
+    )  # fmt: skip
     return parser
 
 
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         clock_offset_s=args.clock_offset,
+        shapes=args.shapes,
     )
     emulator.start()
     banner = f"Rocketlane emulator listening on {emulator.base_url} (api key: {args.api_key})"

@@ -152,7 +152,7 @@ PARTNER_COMPANIES = (
     ("Partnerly", None),
     ("Consultoría Ñ", None),
 )
-HOME_COMPANY = {"companyId": 900_000, "companyName": "Rocketlane Emulator Co"}
+HOME_COMPANY_ID, HOME_COMPANY_NAME = 900_000, "Rocketlane Emulator Co"
 CUSTOMER_COMPANY_BASE, PARTNER_COMPANY_BASE = 910_000, 920_000
 ROLES = ((101, "Designer"), (102, "Customer Success"), (103, "Project Manager"), (104, "Engineer"))
 PERMISSIONS = (
@@ -262,9 +262,15 @@ def _long_html(rng: Random, target_chars: int) -> str:
 class _Generator:
     """Builds all nine resources; one method per resource, called in dependency order."""
 
-    def __init__(self, seed: int, scale: Scale) -> None:
+    def __init__(self, seed: int, scale: Scale, id_offset: int = 0) -> None:
         self.rng = Random(seed)
         self.scale = scale
+        #: Added to every natural id: 0 for the spec's shapes, 13-digit ids for the live ones.
+        self.id_offset = id_offset
+        self.home_company = {
+            "companyId": id_offset + HOME_COMPANY_ID,
+            "companyName": HOME_COMPANY_NAME,
+        }
         self.out: dict[str, list[Record]] = {}
         self._entry_cache: dict[tuple[int, str], Record] = {}
         self._entry_pools: dict[str, list[list[Record]]] = {}
@@ -285,7 +291,7 @@ class _Generator:
     def _ids(self, resource: str, n: int) -> list[int]:
         """Ascending ids with small random gaps (clients must not assume contiguity)."""
         random = self.rng.random
-        current = ID_BASES[resource]
+        current = ID_BASES[resource] + self.id_offset
         ids = []
         for _ in range(n):
             current += 1 + int(random() * 3)
@@ -316,6 +322,10 @@ class _Generator:
         for r in rng.sample(records, max(3, n // 40)):
             lo = bisect_left(values, r["updatedAt"])
             r["updatedAt"] = values[rng.randrange(lo, min(n, lo + 10))]
+
+    def company_id(self, base: int, index: int) -> int:
+        """The id of the ``index``-th customer or partner company (``base``: their range)."""
+        return self.id_offset + base + index
 
     @staticmethod
     def _date(day: int) -> str:
@@ -467,11 +477,17 @@ class _Generator:
     def _user_company(self, index: int, utype: str) -> Record | None:
         if utype == "CUSTOMER":
             k = index % len(CUSTOMER_COMPANIES)
-            return {"companyId": CUSTOMER_COMPANY_BASE + k, "companyName": CUSTOMER_COMPANIES[k][0]}
+            return {
+                "companyId": self.company_id(CUSTOMER_COMPANY_BASE, k),
+                "companyName": CUSTOMER_COMPANIES[k][0],
+            }
         if utype != "TEAM_MEMBER":
             k = index % len(PARTNER_COMPANIES)
-            return {"companyId": PARTNER_COMPANY_BASE + k, "companyName": PARTNER_COMPANIES[k][0]}
-        return HOME_COMPANY if index % 2 else None  # some team members have no company
+            return {
+                "companyId": self.company_id(PARTNER_COMPANY_BASE, k),
+                "companyName": PARTNER_COMPANIES[k][0],
+            }
+        return self.home_company if index % 2 else None  # some team members have no company
 
     def user_records(self) -> None:
         """Full user records (needs USER field definitions, hence after :meth:`fields`)."""
@@ -548,13 +564,13 @@ class _Generator:
         billable = rng.randrange(0, tracked + 1)
         k = rng.randrange(len(CUSTOMER_COMPANIES))
         customer = {
-            "companyId": CUSTOMER_COMPANY_BASE + k,
+            "companyId": self.company_id(CUSTOMER_COMPANY_BASE, k),
             "companyName": CUSTOMER_COMPANIES[k][0],
             "companyUrl": CUSTOMER_COMPANIES[k][1],
         }
         partners = [
             {
-                "companyId": PARTNER_COMPANY_BASE + k,
+                "companyId": self.company_id(PARTNER_COMPANY_BASE, k),
                 "companyName": PARTNER_COMPANIES[k][0],
                 "companyUrl": PARTNER_COMPANIES[k][1],
             }
@@ -988,9 +1004,18 @@ class _Generator:
         self.out["time-offs"] = records
 
 
-def generate(seed: int, scale: Scale) -> dict[str, list[Record]]:
-    """Return ``{resource: [records sorted by natural id]}`` in full shape."""
-    gen = _Generator(seed, scale)
+def generate(seed: int, scale: Scale, shapes: str = "live") -> dict[str, list[Record]]:
+    """Return ``{resource: [records sorted by natural id]}`` in full shape.
+
+    ``shapes``: "live" (what the live API sends, see spec/live-deviations.md) or "spec" (the
+    OpenAPI spec's shapes). Both draw the same random numbers in the same order.
+    """
+    from .live import LIVE_ID_OFFSET, SHAPES, apply_live_shapes  # noqa: PLC0415 - live.py imports this module
+
+    if shapes not in SHAPES:
+        message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
+        raise ValueError(message)
+    gen = _Generator(seed, scale, LIVE_ID_OFFSET if shapes == "live" else 0)
     gen.users()
     gen.fields()
     gen.user_records()
@@ -1002,4 +1027,6 @@ def generate(seed: int, scale: Scale) -> dict[str, list[Record]]:
     from .extra import add_opt_in_resources  # noqa: PLC0415 - extra.py imports this module
 
     add_opt_in_resources(gen, seed)
+    if shapes == "live":
+        apply_live_shapes(gen, seed)
     return gen.out

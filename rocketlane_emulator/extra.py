@@ -17,6 +17,8 @@ from .data import (
     CUSTOMER_COMPANIES,
     CUSTOMER_COMPANY_BASE,
     END_MS,
+    HOME_COMPANY_ID,
+    HOME_COMPANY_NAME,
     PHRASES,
     PLACEHOLDERS,
     ROLES,
@@ -70,7 +72,7 @@ class _Extra:
     # ----------------------------------------------------------------- helpers
     def _ids(self, resource: str, n: int) -> list[int]:
         """Ascending ids with small random gaps, like the nine resources' ids."""
-        current, ids = ID_BASES[resource], []
+        current, ids = ID_BASES[resource] + self.gen.id_offset, []
         for _ in range(n):
             current += 1 + int(self.rng.random() * 3)
             ids.append(current)
@@ -150,14 +152,14 @@ class _Extra:
                     "createdBy": self._user(),
                     "updatedBy": self._user(),
                     "company": {
-                        "companyId": CUSTOMER_COMPANY_BASE + k,
+                        "companyId": self.gen.company_id(CUSTOMER_COMPANY_BASE, k),
                         "companyName": CUSTOMER_COMPANIES[k][0],
                         "companyUrl": CUSTOMER_COMPANIES[k][1],
                     },
                     "projects": billed,
                     "fields": [
                         {
-                            "fieldId": 3_000_000_900,
+                            "fieldId": self.gen.id_offset + 3_000_000_900,
                             "fieldLabel": "PO number",
                             "fieldValue": f"PO-{7000 + i}",
                             "fieldValueLabel": f"PO-{7000 + i}",
@@ -363,6 +365,37 @@ class _Extra:
             )
         self.out["comments"] = records
 
+    def companies(self) -> None:
+        """`GET /companies` (not in the spec): the workspace's own company, then its customers.
+
+        In the live capture's shape: the vendor (the workspace's company) has no createdBy or
+        updatedBy; a customer company has createdBy, and updatedBy once edited. Partner
+        companies are not listed: no capture shows which type they would have.
+        """
+        rng, gen = self.rng, self.gen
+        companies = [(gen.id_offset + HOME_COMPANY_ID, HOME_COMPANY_NAME, "VENDOR")]
+        companies += [
+            (gen.company_id(CUSTOMER_COMPANY_BASE, k), name, "CUSTOMER")
+            for k, (name, _url) in enumerate(CUSTOMER_COMPANIES)
+        ]
+        records = []
+        for (company_id, name, kind), (created, updated) in zip(
+            companies, self._timestamps(len(companies)), strict=True
+        ):
+            record: Record = {
+                "companyId": company_id,
+                "companyName": name,
+                "companyType": kind,
+                "createdAt": created,
+                "updatedAt": updated,
+            }
+            if kind == "CUSTOMER":
+                record["createdBy"] = gen.user_refs[0]
+                if rng.random() < 0.5:
+                    record["updatedBy"] = self._user()
+            records.append(record)
+        self.out["companies"] = records
+
 
 def _who_id(who: Record) -> int:
     return who.get("userId") or who["placeholderId"]
@@ -376,3 +409,4 @@ def add_opt_in_resources(gen: _Generator, seed: int) -> None:
     extra.allocations()
     extra.conversations()
     extra.comments()
+    extra.companies()

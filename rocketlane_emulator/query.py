@@ -98,6 +98,28 @@ class Query:
     window: tuple[str | None, str | None] = (None, None)  # ResourceSpec.window's dates
 
 
+# The live API parses query parameters as filter expressions (`<property>.<operator>`) beside
+# a few plain ones; anything else (e.g. `limit`) fails there with HTTP 500.
+FILTER_OPERATORS = frozenset(("eq", "neq", "gt", "ge", "lt", "le", "cn", "nc", "oneOf", "noneOf"))
+_PLAIN_PARAMS = ("pageSize", "pageToken", "sortBy", "sortOrder", "match")
+
+
+def unknown_params(spec: ResourceSpec, params: dict[str, str]) -> list[str]:
+    """Query parameters the live API could not parse for this list (it answers 500)."""
+    known = {*_PLAIN_PARAMS, *spec.required, *spec.choices, *spec.eq_filters, *(spec.window or ())}
+    if spec.optional:
+        known.add("includeFields")
+    if spec.include_all_param:
+        known.add("includeAllFields")
+    if spec.project_scoped:
+        known.add("projectId")
+    return [
+        name
+        for name in params
+        if name not in known and name.rpartition(".")[2] not in FILTER_OPERATORS
+    ]
+
+
 def _parse_date(value: str, name: str) -> str:
     try:
         return dt.date.fromisoformat(value).isoformat()
@@ -206,7 +228,8 @@ def make_predicate(spec: ResourceSpec, query: Query) -> Callable[[Record], bool]
         checks.append(lambda r: not r[flag])
     for prop, op, value in query.bounds:
         compare = _COMPARE[op]
-        checks.append(lambda r, p=prop, c=compare, v=value: c(r[p], v))  # type: ignore[misc]
+        # A record without the property (an invited user's updatedAt) matches no bound.
+        checks.append(lambda r, p=prop, c=compare, v=value: r.get(p) is not None and c(r[p], v))  # type: ignore[misc]
     for path, text in query.equal:
         checks.append(lambda r, p=path, v=text: str(dig(r, p)) == v)  # type: ignore[misc]
     start, end = query.window

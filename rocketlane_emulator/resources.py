@@ -305,6 +305,14 @@ _OPT_IN_SPECS = (
         eq_filters={"sourceType": ("source", "sourceType")},
         choices={"sourceType": ("TASK", "PROJECT_CONVERSATIONS")},
     ),
+    # Not in the spec: in the shape of a live capture (spec/live-deviations.md).
+    ResourceSpec(
+        "companies",
+        "companyId",
+        timestamp_filters=(),  # no capture shows a filter
+        touch_field="companyName",
+        gettable=False,
+    ),
 )
 
 RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (*_SPECS, *_OPT_IN_SPECS)}

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .data import Record, Scale, generate
 from .faults import Faults, FaultState, retry_after_headers
-from .query import ApiError
+from .live import SHAPES
+from .query import ApiError, unknown_params
 from .resources import RESOURCES, route, url_path
 from .store import Page, Store
 
@@ -82,8 +83,14 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock_offset_s: float = 0.0,
+        shapes: str = "live",
     ) -> None:
+        if shapes not in SHAPES:
+            message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
+            raise ValueError(message)
         self.seed = seed
+        #: "live": what the live API sends (spec/live-deviations.md); "spec": the spec's shapes.
+        self.shapes = shapes
         # Rocketlane's clock, which need not agree with the client's: updatedAt stamps,
         # Date headers and X-Retry-After all come from it.
         self.clock_offset_s = clock_offset_s
@@ -96,7 +103,7 @@ class Emulator:
         self._requested_port = port
         self._faults = faults or Faults()
         self._fault_state = FaultState(self._faults.fault_seed, self.now)
-        self._store = Store(generate(seed, self.scale), self.now)
+        self._store = Store(generate(seed, self.scale, shapes), self.now)
         self._log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
@@ -278,6 +285,10 @@ class Emulator:
         resource, record_id, parent_id = target
         if resource is None:
             raise ApiError(404, "NOT_FOUND", "Not Found: Resource not found")
+        if self.shapes == "live" and (unknown := unknown_params(RESOURCES[resource], params)):
+            # The live API reads every parameter as a filter expression and fails on others.
+            message = f"Server Error: cannot parse query parameter {unknown[0]}"
+            raise ApiError(500, "INTERNAL_SERVER_ERROR", message)
         if record_id is not None:
             record = self._store.get(resource, record_id, params)
             if record is None:
@@ -310,7 +321,16 @@ class Emulator:
         if page.has_more and page.next_token:
             pagination["nextPageToken"] = page.next_token
             query = urlencode([*page.query.params, ("pageToken", page.next_token)])
-            pagination["nextPage"] = f"{self.base_url}/{path}?{query}"
+            # Live: an http:// URL, as captured; the spec's examples are https:// URLs.
+            base = (
+                self.base_url
+                if self.shapes == "live"
+                else self.base_url.replace("http:", "https:", 1)
+            )
+            pagination["nextPage"] = f"{base}/{path}?{query}"
+        elif self.shapes == "spec":
+            # The spec lists both keys; live, the last page leaves them out.
+            pagination["nextPageToken"] = pagination["nextPage"] = None
         return pagination
 
 

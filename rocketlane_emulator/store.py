@@ -229,7 +229,7 @@ class Store:
                 record["updatedAt"] = at_ms
             elif spec.has_updated_at:
                 now_ms = int(self._clock() * 1000)
-                record["updatedAt"] = max(now_ms, record["updatedAt"] + 1)
+                record["updatedAt"] = max(now_ms, record.get("updatedAt", 0) + 1)
             self._edits += 1
             old = record.get(spec.touch_field)
             record[spec.touch_field] = (

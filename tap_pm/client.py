@@ -547,6 +547,9 @@ class RocketlaneStream(VersionedStream):
         streams that add to a record (its parent's id, nested times) extend this.
         """
         row["id"] = row[self.id_key]
+        if self.replication_key:
+            # Live, an invited user comes without updatedAt: the SDK's bookmark needs the key.
+            row.setdefault(self.replication_key, None)
         for key in EPOCH_MS_FIELDS:
             value = row.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -13,6 +13,9 @@ from tap_pm.opt_in import AttachmentsStream, PerValueStream, SourcedStream, Wind
 from tap_pm.projects import ParentStream
 from tap_pm.versions import Listing
 
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
 
 class ProjectsStream(ParentStream):
     """Projects, archived included by default; the parent of spaces, phases, documents."""
@@ -30,6 +33,17 @@ class ProjectsStream(ParentStream):
         "plannedDuration", "projectAgeInDays", "customersInvited", "customersJoined",
         "externalReferenceId", "metrics", "remainingMinutes", "remainingHours",
     )  # fmt: skip
+
+    def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
+        """`currency` is always the live object; the spec's bare code is wrapped into it."""
+        processed = super().shape_record(row, context)
+        if isinstance(code := processed.get("currency"), str):
+            processed["currency"] = {
+                "currencyCode": code,
+                "currencyName": None,
+                "currencySymbol": None,
+            }
+        return processed
 
 
 class _ProjectChildStream(RocketlaneStream):
@@ -216,3 +230,15 @@ class CommentsStream(AttachmentsStream, PerValueStream):
     project_owned = False
     per_value = ("sourceType", ("TASK", "PROJECT_CONVERSATIONS"))
     optional_fields = ("attachments",)
+
+
+class CompaniesStream(RocketlaneStream):
+    """Companies (`GET /companies`, not in the spec): the workspace's own and its customers."""
+
+    name = "companies"
+    id_key = "companyId"
+    selected_by_default = False
+    # No capture shows a filter on this list: it is read in full every sync.
+    listing = Listing.EVERY_SYNC
+    project_owned = False
+    all_fields_param = False

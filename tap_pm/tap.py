@@ -59,6 +59,7 @@ STREAM_TYPES: list[type[RocketlaneStream]] = [
     streams.TimeEntryCategoriesStream,
     streams.ConversationsStream,
     streams.CommentsStream,
+    streams.CompaniesStream,
 ]
 
 

@@ -181,15 +181,17 @@ def full_sync(shared_emulator, tmp_path_factory) -> TapRun:
 # The opt-in streams: discovered, but not selected unless a catalog or `select` asks for them.
 OPT_IN = (
     "invoices", "invoice-lines", "invoice-payments", "resource-allocations",
-    "time-entry-categories", "conversations", "comments",
+    "time-entry-categories", "conversations", "comments", "companies",
 )  # fmt: skip
+# Lists the spec does not document: their schemas follow a live capture (spec/live-deviations.md).
+UNDOCUMENTED = ("companies",)
 
 
 def allocation_key(record: dict) -> str:
     """The key tap-pm gives a resource allocation (the API sends none), from the emulator's."""
     who = (
         f"member:{record['member']['userId']}"
-        if record["member"]
+        if record.get("member")  # live, an absent member is left out rather than null
         else f"placeholder:{record['placeholder']['placeholderId']}"
     )
     return f"{record['project']['projectId']}:{who}:{record['startDate']}:{record['createdAt']}"

@@ -11,7 +11,9 @@ from rocketlane_emulator import Emulator, Faults, Scale
 from tap_pm.tap import TapPM
 
 # The SDK builds the test class at import time, so the emulator must already run.
-_EMULATOR = Emulator(seed=2, scale=Scale.small(), api_key=API_KEY, faults=Faults())
+# Default size: live responses leave null properties out, and the SDK checks that every schema
+# property occurs in some record, which a small workspace does not guarantee.
+_EMULATOR = Emulator(seed=2, scale=Scale.default(), api_key=API_KEY, faults=Faults())
 _EMULATOR.start()
 atexit.register(_EMULATOR.stop)
 

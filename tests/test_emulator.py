@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,7 +155,10 @@ def test_token_keeps_original_query(emu, http) -> None:
     page = get(
         http, emu, "tasks", pageToken=token, includeFields="parent", **{"includeArchive.eq": "true"}
     ).json()
-    assert all("phase" in r for r in page["data"])
+    phases = {t["taskId"]: t.get("phase") for t in emu.truth("tasks")}
+    # Live, a task without a phase leaves the key out rather than sending null.
+    assert all(r.get("phase") == phases[r["taskId"]] for r in page["data"])
+    assert any("phase" in r for r in page["data"])
     assert not any("parent" in r for r in page["data"])
     assert page["pagination"]["totalRecordCount"] == body["pagination"]["totalRecordCount"]
     assert len(get(http, emu, "tasks", pageToken=token, pageSize=2).json()["data"]) == 2
@@ -300,11 +304,15 @@ def test_time_entry_and_field_include_fields(emu, http) -> None:
     assert "fields" in entry  # no includeAllFields on this endpoint: custom fields by default
     assert "notes" not in entry
     assert "deleted" not in entry
-    assert {"notes", "costRate"} <= set(
-        first(emu, http, "time-entries", includeFields="notes,costRate")
+    page = get(http, emu, "time-entries", includeFields="notes,costRate").json()["data"]
+    assert set(page[0]) - {"notes", "costRate"} == set(entry)
+    assert any({"notes", "costRate"} <= set(r) for r in page)
+    # Live, a field without options leaves fieldOptions out: look at the whole page.
+    assert any(
+        "fieldOptions" in r
+        for r in get(http, emu, "fields", includeFields="options").json()["data"]
     )
-    assert "fieldOptions" in first(emu, http, "fields", includeFields="options")
-    assert "fieldOptions" not in first(emu, http, "fields")
+    assert not any("fieldOptions" in r for r in get(http, emu, "fields").json()["data"])
 
 
 @pytest.mark.parametrize("resource", ["tasks", "users", "projects", "fields", "time-offs"])
@@ -456,28 +464,28 @@ def test_references(emu, truth) -> None:
     for entry in truth["time-entries"]:
         assert entry["user"]["userId"] in user_ids
         assert entry["project"]["projectId"] in project_ids
-        assert entry["task"] is None or entry["task"]["taskId"] in task_ids
+        assert entry.get("task") is None or entry["task"]["taskId"] in task_ids
     for task in truth["tasks"]:
         assert task["project"]["projectId"] in project_ids
-        assert task["parent"] is None or task["parent"]["taskId"] in task_ids
+        assert task.get("parent") is None or task["parent"]["taskId"] in task_ids
 
 
 def test_time_entry_statuses(truth) -> None:
     entries = truth["time-entries"]
     assert {e["status"] for e in entries} == {"NOT_SUBMITTED", "SUBMITTED", "APPROVED", "REJECTED"}
     for entry in entries:
-        assert (entry["approvedAt"] is not None) == (entry["status"] == "APPROVED")
-        assert (entry["rejectedAt"] is not None) == (entry["status"] == "REJECTED")
-        assert (entry["submittedAt"] is None) == (entry["status"] == "NOT_SUBMITTED")
+        assert (entry.get("approvedAt") is not None) == (entry["status"] == "APPROVED")
+        assert (entry.get("rejectedAt") is not None) == (entry["status"] == "REJECTED")
+        assert (entry.get("submittedAt") is None) == (entry["status"] == "NOT_SUBMITTED")
 
 
 def test_nulls_unicode_and_long_text(truth) -> None:
     tasks = truth["tasks"]
     for key in ("parent", "dueDate", "phase", "taskDescription"):
-        assert any(t[key] is None for t in tasks), key
-        assert any(t[key] is not None for t in tasks), key
-    assert any(u["company"] is None for u in truth["users"])
-    long_html = [len(t["taskDescription"] or "") for t in tasks]
+        assert any(t.get(key) is None for t in tasks), key
+        assert any(t.get(key) is not None for t in tasks), key
+    assert any(u.get("company") is None for u in truth["users"])
+    long_html = [len(t.get("taskDescription") or "") for t in tasks]
     assert 5_000 <= max(length for length in long_html if length >= 5_000) <= 21_000
     text = json.dumps(truth, ensure_ascii=False)
     for sample in ("🚀", "数据", "العقد", "בדיקת", "é", "👩‍💻"):
@@ -489,7 +497,7 @@ def test_field_definitions(truth) -> None:
     assert len(fields) == 22
     assert len({f["fieldType"] for f in fields}) == 11
     for field in fields:
-        assert bool(field["fieldOptions"]) == field["fieldType"].endswith("_CHOICE")
+        assert bool(field.get("fieldOptions")) == field["fieldType"].endswith("_CHOICE")
 
 
 def json_type(value: object) -> str:
@@ -530,3 +538,132 @@ def test_cli_prints_url_and_stops_on_sigterm() -> None:
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert stderr == ""
+
+
+# ------------------------------------------------------------------- live shapes
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def nulls_outside_custom_fields(value: object, path: str = "") -> list[str]:
+    """Paths of null values, custom-field entries (`fields[]`) aside."""
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [
+            found
+            for key, item in value.items()
+            if key != "fields"
+            for found in nulls_outside_custom_fields(item, f"{path}.{key}")
+        ]
+    if isinstance(value, list):
+        return [found for item in value for found in nulls_outside_custom_fields(item, path)]
+    return []
+
+
+def test_live_shapes_are_the_default(emu, http, truth) -> None:
+    projects = get(http, emu, "projects", includeAllFields="true").json()["data"]
+    currencies = [p["currency"] for p in projects]
+    assert all(set(c) == {"currencyCode", "currencyName", "currencySymbol"} for c in currencies)
+    assert {"currencyCode": "USD", "currencyName": "US Dollar", "currencySymbol": "$"} in currencies
+    # Optional properties are left out, never null (custom-field values aside).
+    for name, records in truth.items():
+        assert not [n for r in records for n in nulls_outside_custom_fields(r)][:1], name
+    assert any("dueDate" not in t for t in truth["tasks"])
+    # The last page has neither token key; other pages link with http://.
+    paged = get(http, emu, "users", pageSize=10).json()["pagination"]
+    assert paged["nextPage"].startswith("http://")
+    last = get(http, emu, "users", pageToken=paged["nextPageToken"], pageSize=100).json()
+    assert last["pagination"]["hasMore"] is False
+    assert not {"nextPageToken", "nextPage"} & set(last["pagination"])
+    # 13-digit ids everywhere.
+    for name, key in ID_KEYS.items():
+        assert all(len(str(r[key])) == 13 for r in truth[name]), name
+    # Some records were created through the API: a UUID for an e-mail, a creator not in /users.
+    creators = [t["createdBy"] for t in truth["tasks"]]
+    api_made = [c for c in creators if re.fullmatch(UUID_RE, c["emailId"])]
+    assert api_made
+    assert len(api_made) < len(creators) / 4
+    assert {c["userId"] for c in api_made}.isdisjoint(emu.ids("users"))
+    assert all("lastName" not in c for c in api_made)
+    # Task status 5, "on hold", beside the spec's four; an invited user has no updatedAt.
+    assert {t["status"]["value"] for t in truth["tasks"]} == {1, 2, 3, 4, 5}
+    assert {"value": 5, "label": "on hold"} in [t["status"] for t in truth["tasks"]]
+    invited = [u for u in truth["users"] if u["status"] == "INVITED"]
+    assert invited
+    assert all("updatedAt" not in u for u in invited)
+    assert any("lastName" not in u for u in truth["users"])
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": "1"}, 500),  # the live API reads it as a malformed filter
+        ({"pageSize": "1", "projectName.eq": "x"}, 200),  # a filter expression
+        ({"sortBy": "createdAt", "sortOrder": "ASC"}, 200),
+        ({"updatedAt.after": "1"}, 500),  # no such operator
+    ],
+)
+def test_an_unknown_parameter_answers_500(emu, http, params, status) -> None:
+    response = get(http, emu, "projects", **params)
+    assert response.status_code == status, response.text
+    if status == 500:
+        [error] = response.json()["errors"]
+        assert error["errorCode"] == "INTERNAL_SERVER_ERROR"
+
+
+def test_companies_are_paged_and_match_the_references(emu, http) -> None:
+    first_page = get(http, emu, "companies", pageSize=4).json()
+    pagination = first_page["pagination"]
+    assert pagination["hasMore"] is True
+    rest = get(http, emu, "companies", pageToken=pagination["nextPageToken"], pageSize=100).json()
+    records = first_page["data"] + rest["data"]
+    assert len(records) == pagination["totalRecordCount"] == len(emu.ids("companies"))
+    assert {r["companyType"] for r in records} == {"VENDOR", "CUSTOMER"}
+    [vendor] = [r for r in records if r["companyType"] == "VENDOR"]
+    assert "createdBy" not in vendor
+    assert "updatedBy" not in vendor
+    assert all("createdBy" in r for r in records if r["companyType"] == "CUSTOMER")
+    assert {"companyId", "companyName", "companyType", "createdAt", "updatedAt"} <= set(vendor)
+    customers = {r["companyId"] for r in records if r["companyType"] == "CUSTOMER"}
+    referenced = {p["customer"]["companyId"] for p in emu.truth("projects") if "customer" in p}
+    assert referenced <= customers
+
+
+def test_spec_shapes_stay_available() -> None:
+    with (
+        Emulator(seed=1, scale=Scale.small(), api_key=KEY, shapes="spec") as spec,
+        Emulator(seed=1, scale=Scale.small(), api_key=KEY) as live,
+        requests.Session() as session,
+    ):
+        session.headers["api-key"] = KEY
+        projects = get(session, spec, "projects", includeAllFields="true").json()["data"]
+        assert all(isinstance(p["currency"], str) for p in projects)
+        assert any(p["dueDateActual"] is None for p in projects)  # null, not left out
+        assert all(len(str(p["projectId"])) < 13 for p in projects)
+        paged = get(session, spec, "tasks", pageSize=30).json()["pagination"]
+        assert paged["nextPage"].startswith("https://")
+        last = get(session, spec, "tasks", pageToken=paged["nextPageToken"]).json()["pagination"]
+        assert last["nextPageToken"] is None
+        assert last["nextPage"] is None
+        assert {t["status"]["value"] for t in spec.truth("tasks")} == {1, 2, 3, 4}
+        assert get(session, spec, "projects", limit="1").status_code == 200
+        # The same workspace otherwise: as many records, same names, same order.
+        for name in ID_KEYS:
+            assert len(spec.truth(name)) == len(live.truth(name)), name
+        live_projects = get(session, live, "projects", includeAllFields="true").json()["data"]
+        assert [p["projectName"] for p in projects] == [p["projectName"] for p in live_projects]
+    with pytest.raises(ValueError, match="shapes"):
+        Emulator(shapes="draft")
+
+
+def test_live_generation_is_deterministic_per_seed() -> None:
+    assert generate(2, Scale.small()) == generate(2, Scale.small())
+    assert generate(2, Scale.small()) != generate(3, Scale.small())
+    assert generate(2, Scale.small(), "spec") == generate(2, Scale.small(), "spec")
+
+
+def test_cli_takes_a_shapes_flag() -> None:
+    from rocketlane_emulator.__main__ import build_parser  # noqa: PLC0415
+
+    assert build_parser().parse_args([]).shapes == "live"
+    assert build_parser().parse_args(["--shapes", "spec"]).shapes == "spec"

@@ -18,6 +18,7 @@ import pytest
 import requests
 import yaml
 from conftest import (
+    API_KEY,
     OPT_IN,
     STREAMS,
     allocation_key,
@@ -148,7 +149,8 @@ def test_records_name_their_invoice_and_project(opt_in_sync, shared_emulator):
             assert record["invoiceId"] == truth[record["id"]]["invoiceId"], stream
     lines = run.records("invoice-lines")
     for line in lines:
-        assert line["projectId"] == (line["sourceId"] if line["sourceType"] == "PROJECT" else None)
+        project = line.get("sourceId") if line.get("sourceType") == "PROJECT" else None
+        assert line["projectId"] == project
     assert {line["projectId"] is None for line in lines} == {True, False}
     for conversation in run.records("conversations"):
         assert conversation["projectId"] == conversation["source"]["sourceId"]
@@ -157,7 +159,7 @@ def test_records_name_their_invoice_and_project(opt_in_sync, shared_emulator):
         assert allocation["projectId"] == allocation["project"]["projectId"]
     # Opt-in fields come with every record: the tap asks for all of them.
     assert any(r["members"] for r in run.records("conversations"))
-    assert all(r["member"] or r["placeholder"] for r in run.records("resource-allocations"))
+    assert all(r.get("member") or r.get("placeholder") for r in run.records("resource-allocations"))
 
 
 def test_requests_two_per_invoice_and_one_per_page(opt_in_sync, shared_emulator):
@@ -176,6 +178,7 @@ def test_requests_two_per_invoice_and_one_per_page(opt_in_sync, shared_emulator)
         "time-entry-categories": 1,
         "conversations": pages(len(shared_emulator.ids("conversations"))),
         "comments": pages(comments["TASK"]) + pages(comments["PROJECT_CONVERSATIONS"]),
+        "companies": pages(len(shared_emulator.ids("companies"))),
     }
     assert max(per_invoice["invoice-lines"].values()) > 100  # an invoice with two pages
     assert sent["comments"] > pages(sum(comments.values()))  # both types, one listing each
@@ -219,14 +222,14 @@ def test_each_sync_lists_in_full_and_carries_deletions(emulator, tmp_path):
             stream, min(r[key] for r in emulator.truth(stream) if r["invoiceId"] == keep[0])
         )
     emulator.delete("invoices", gone_invoice)  # with its lines and payments
-    for stream in ("resource-allocations", "time-entry-categories", "conversations"):
+    for stream in ("resource-allocations", "time-entry-categories", "conversations", "companies"):
         emulator.delete(stream, sorted(emulator.ids(stream))[1])
     for source_type in ("TASK", "PROJECT_CONVERSATIONS"):
         comments = [
             r for r in emulator.truth("comments") if r["source"]["sourceType"] == source_type
         ]
         emulator.delete("comments", comments[3]["commentId"])
-    for stream in ("invoices", "resource-allocations", "conversations", "comments"):
+    for stream in ("invoices", "resource-allocations", "conversations", "comments", "companies"):
         emulator.create(stream, min(emulator.ids(stream)))
 
     second = sync_opt_in(tmp_path, emulator, state=first.final_state)
@@ -466,3 +469,32 @@ def test_meltano_yml_selects_the_nine_and_aliases_every_hyphenated_stream():
         (ROOT / "hub" / "_data" / "meltano" / "extractors" / "tap-pm" / "tap-pm.yml").read_text()
     )
     assert hub["select"] == tap["select"]
+
+
+# ------------------------------------------------------------- live: no unknown parameter
+SETTINGS = (  # every switch, both ways, and what else changes the parameters sent
+    {},
+    {"include_archived": False, "include_deleted_time_entries": False,
+     "include_custom_fields": False, "page_size": 7, "reconcile": True},
+    {"start_date": "2025-06-01T00:00:00Z", "emit_activate_version_messages": False,
+     "resource_allocations_start_date": "2025-01-01", "resource_allocations_days_ahead": 30},
+)  # fmt: skip
+
+
+def test_no_setting_makes_the_tap_send_a_parameter_live_would_reject(tmp_path):
+    """The live API answers 500 to a query parameter it cannot parse (so does the emulator)."""
+    with Emulator(seed=5, scale=Scale.small(), api_key=API_KEY, faults=Faults()) as emu:
+        catalog = select(discover(tmp_path, tap_config(emu)), (*STREAMS, *OPT_IN))
+        state = None
+        for settings in (
+            *SETTINGS,
+            {**SETTINGS[1], "project_ids": sorted(emu.ids("projects"))[:2]},
+        ):
+            run = run_tap(tmp_path, tap_config(emu, **settings), catalog=catalog, state=state)
+            assert run.returncode == 0, (settings, run.stderr[-3000:])
+            state = run.final_state  # the next one is incremental: updatedAt.ge is sent too
+        log = emu.request_log
+    assert {entry.resource for entry in log} == {*STREAMS, *OPT_IN}
+    assert any("updatedAt.ge" in entry.params for entry in log)
+    assert any("pageToken" in entry.params for entry in log)
+    assert not [(e.path, e.params) for e in log if e.status == 500][:3]

@@ -10,6 +10,7 @@ from importlib import resources
 
 import jsonschema
 from conftest import (
+    API_KEY,
     CHANGES_ONLY,
     CHILDREN,
     INCREMENTAL,
@@ -22,7 +23,7 @@ from conftest import (
     tap_config,
 )
 
-from rocketlane_emulator import ID_KEYS
+from rocketlane_emulator import ID_KEYS, Emulator, Scale
 
 
 def test_full_sync_emits_every_record_of_every_stream(full_sync, shared_emulator):
@@ -209,3 +210,40 @@ def test_deleted_project_is_forgotten(emulator, tmp_path):
     third = run_tap(tmp_path, tap_config(emulator), state=second.final_state)
     assert third.returncode == 0, third.stderr[-3000:]
     assert 404 not in {entry.status for entry in emulator.request_log}
+
+
+def test_live_currency_objects_arrive_as_sent(full_sync, shared_emulator):
+    truth = {p["projectId"]: p["currency"] for p in shared_emulator.truth("projects")}
+    projects = full_sync.records("projects")
+    assert all(isinstance(truth[p["id"]], dict) for p in projects)
+    assert all(p["currency"] == truth[p["id"]] for p in projects)
+
+
+def test_invited_users_without_updated_at_arrive(full_sync, shared_emulator):
+    # Live, an invited user has no updatedAt: the record still arrives, its bookmark column null.
+    invited = {u["userId"] for u in shared_emulator.truth("users") if "updatedAt" not in u}
+    assert invited
+    users = {u["id"]: u for u in full_sync.records("users")}
+    assert invited <= set(users)
+    assert all(users[i]["updatedAt"] is None for i in invited)
+
+
+def test_a_bare_currency_code_is_wrapped_into_the_live_object(tmp_path):
+    """The spec's shape (a string) becomes the live object: a warehouse sees one shape."""
+    with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, shapes="spec") as emu:
+        config = tap_config(emu)
+        run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), ("projects",)))
+        codes = {p["projectId"]: p["currency"] for p in emu.truth("projects")}
+    assert run.returncode == 0, run.stderr[-3000:]
+    projects = run.records("projects")
+    assert projects
+    assert all(isinstance(code, str) for code in codes.values())
+    for project in projects:
+        assert project["currency"] == {
+            "currencyCode": codes[project["id"]],
+            "currencyName": None,
+            "currencySymbol": None,
+        }
+    schema = run.schemas()["projects"]["schema"]
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert not [e.message for p in projects for e in validator.iter_errors(p)][:3]
