@@ -16,8 +16,9 @@
 {%- endmacro %}
 
 {% macro snowflake__json_text(expr, path) -%}
-  {#- A JSON null is a VARIANT null in Snowflake, not SQL NULL: strip_null_value makes it NULL. -#}
-  strip_null_value(get_path({{ expr }}, '{{ path }}'))::varchar
+  {#- The cast turns a JSON null (a VARIANT null, not SQL NULL) into NULL, and a string into
+      its text without quotes. -#}
+  get_path({{ expr }}, '{{ path }}')::varchar
 {%- endmacro %}
 
 
@@ -70,7 +71,7 @@
 {%- endmacro %}
 
 {% macro snowflake__json_element_text(alias) -%}
-  strip_null_value({{ alias }}.value)::varchar
+  {{ alias }}.value::varchar
 {%- endmacro %}
 
 
