@@ -360,3 +360,26 @@ def test_dbt_build_on_fakesnow_matches_the_emulator(dbt_snowflake, shared_emulat
         tables[schema][table] = rows
     check_staging(Warehouse(tables[STAGING], {}), shared_emulator)
     check_marts(Warehouse(tables[MARTS], {}), shared_emulator)
+
+
+def test_dbt_utilities_are_pinned_and_keep_no_secret():
+    """Each warehouse's dbt utility pins dbt-core and its adapter, runs `dbt` with the project's
+    commands, and takes a password only from the environment (a `$VARIABLE`, never a value)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    utilities = {p["name"]: p for p in project["plugins"]["utilities"]}
+    assert set(utilities) == {"dbt-duckdb", "dbt-postgres", "dbt-snowflake"}
+    for name, utility in utilities.items():
+        packages = utility["pip_url"].split()
+        assert all("==" in p for p in packages), name
+        assert any(p.startswith(f"{name}==") for p in packages), name
+        assert utility["executable"] == "dbt"
+        assert {"build", "run", "test", "compile"} <= set(utility["commands"]), name
+        for setting in utility["settings"]:
+            if setting.get("sensitive"):
+                assert str(setting.get("value", "$")).startswith("$"), (name, setting["name"])
+    # dbt-duckdb reads target-duckdb's file: the same DuckDB.
+    [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-duckdb"]
+    pin = next(p for p in loader["pip_url"].split() if p.startswith("duckdb=="))
+    assert pin in utilities["dbt-duckdb"]["pip_url"].split()
+    jobs = {j["name"]: j["tasks"] for j in project["jobs"]}
+    assert jobs["rocketlane-to-duckdb"] == ["tap-pm target-duckdb dbt-duckdb:build"]
