@@ -5,7 +5,8 @@ Loads the large workspace (300 projects, 60,000 tasks, 40,000 time entries) with
 their tests) on it, twice: the first includes dbt's parse of the project, the second reuses it.
 Target: under a minute. Run from the repository root (`make bench`); Meltano from .tools/meltano.
 
-Usage: python bench/dbt_build.py [--out bench/results/dbt.json]
+Usage: python bench/dbt_build.py [--out bench/results/dbt.json] [--warehouse FILE]
+(`--warehouse`: time the build on a file an earlier run loaded, without loading again)
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ def meltano(*args: str, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/dbt.json")
+    parser.add_argument("--warehouse", type=Path, help="a DuckDB file already loaded")
     args = parser.parse_args()
     if not MELTANO.exists():
         sys.exit("Meltano is not installed: run `make tools`")
-    tmp = Path(tempfile.mkdtemp(prefix="tap-pm-dbt-bench-"))
-    path = tmp / "warehouse.duckdb"
+    path = args.warehouse or Path(tempfile.mkdtemp(prefix="tap-pm-dbt-bench-")) / "warehouse.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_PM_", "TARGET_", "DBT_"))}
     env.update(
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
@@ -67,22 +68,26 @@ def main() -> None:
             TAP_PM_MAX_REQUESTS_PER_MINUTE="1000000",
         )
         records = {s: len(emu.ids(s)) for s in ("projects", "tasks", "time-entries", "users")}
-        load = meltano(
-            "run", "--full-refresh", "--no-state-update", "tap-pm", "target-duckdb", env=env
-        )
+        load = 0.0  # with --warehouse, loaded before
+        if not args.warehouse:
+            load = meltano(
+                "run", "--full-refresh", "--no-state-update", "tap-pm", "target-duckdb", env=env
+            )
     first = meltano("invoke", "dbt-duckdb", "build", env=env)
+    graph = json.loads((ROOT / "transform/target/run_results.json").read_text())["elapsed_time"]
     second = meltano("invoke", "dbt-duckdb", "build", env=env)
     results = {
         "records": records,
         "load_seconds": load,
         "dbt_build_seconds": first,
         "dbt_build_again_seconds": second,
+        "dbt_graph_seconds": graph,  # models and tests, without dbt's start-up and parse
         "target_seconds": TARGET_SECONDS,
     }
     print(
         f"large workspace ({records['tasks']:,} tasks, {records['time-entries']:,} time entries):"
         f" load {load:.0f} s; `meltano invoke dbt-duckdb build` {first:.1f} s"
-        f" ({second:.1f} s again), target < {TARGET_SECONDS} s"
+        f" ({second:.1f} s again; models and tests {graph:.1f} s), target < {TARGET_SECONDS} s"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
