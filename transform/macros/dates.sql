@@ -1,0 +1,47 @@
+{#- Dates: ISO weeks (Monday to Sunday) and "today". -#}
+
+{#- A calendar date column: VARCHAR 'YYYY-MM-DD' on DuckDB (target-duckdb), DATE elsewhere. -#}
+{% macro to_date(expr) -%}
+  cast({{ expr }} as date)
+{%- endmacro %}
+
+{#- The day the models count from: var `as_of_date`, else DBT_ROCKETLANE_AS_OF_DATE, else the
+    warehouse's current date. -#}
+{% macro as_of_date() -%}
+  {%- set day = var('as_of_date', '') or env_var('DBT_ROCKETLANE_AS_OF_DATE', '') -%}
+  {%- if day -%} cast('{{ day }}' as date) {%- else -%} current_date {%- endif -%}
+{%- endmacro %}
+
+{#- The Monday of `day`'s ISO week, as a date. -#}
+{% macro iso_week_start(day) -%}
+  cast({{ dbt.date_trunc('week', day) }} as date)
+{%- endmacro %}
+
+{% macro iso_year(day) -%}
+  {{ return(adapter.dispatch('iso_year', 'rocketlane')(day)) }}
+{%- endmacro %}
+{% macro default__iso_year(day) -%} cast(extract(isoyear from {{ day }}) as integer) {%- endmacro %}
+{% macro snowflake__iso_year(day) -%} yearofweekiso({{ day }}) {%- endmacro %}
+
+{% macro iso_week(day) -%}
+  {{ return(adapter.dispatch('iso_week', 'rocketlane')(day)) }}
+{%- endmacro %}
+{% macro default__iso_week(day) -%} cast(extract(week from {{ day }}) as integer) {%- endmacro %}
+{% macro snowflake__iso_week(day) -%} weekiso({{ day }}) {%- endmacro %}
+
+{#- ISO day of the week: 1 Monday .. 7 Sunday. -#}
+{% macro iso_day_of_week(day) -%}
+  {{ return(adapter.dispatch('iso_day_of_week', 'rocketlane')(day)) }}
+{%- endmacro %}
+{% macro default__iso_day_of_week(day) -%} cast(extract(isodow from {{ day }}) as integer) {%- endmacro %}
+{% macro snowflake__iso_day_of_week(day) -%} dayofweekiso({{ day }}) {%- endmacro %}
+
+{#- `day` plus `days` days, as a date. -#}
+{% macro add_days(day, days) -%}
+  cast({{ dbt.dateadd('day', days, day) }} as date)
+{%- endmacro %}
+
+{#- Whole days from `start` to `end` (dates). -#}
+{% macro days_between(start, end) -%}
+  {{ dbt.datediff(start, end, 'day') }}
+{%- endmacro %}

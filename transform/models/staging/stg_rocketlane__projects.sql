@@ -1,0 +1,28 @@
+{%- set src = source('rocketlane', 'projects') -%}
+select
+    cast({{ col('id') }} as {{ dbt.type_bigint() }}) as project_id,
+    {{ col('projectName') }} as project_name,
+    {{ json_bigint(col('status'), 'value') }} as status_value,
+    {{ json_text(col('status'), 'label') }} as status_label,
+    {{ json_bigint(col('owner'), 'userId') }} as owner_user_id,
+    {{ person_name(col('owner')) }} as owner_name,
+    {{ json_text(col('owner'), 'emailId') }} as owner_email,
+    {{ json_bigint(col('customer'), 'companyId') }} as customer_company_id,
+    {{ json_text(col('customer'), 'companyName') }} as customer_name,
+    {{ to_date(col('startDate')) }} as start_date,
+    {{ to_date(col('dueDate')) }} as due_date,
+    {{ to_date(col('startDateActual')) }} as start_date_actual,
+    {{ to_date(col('dueDateActual')) }} as due_date_actual,
+    {{ col('archived') }} as is_archived,
+    {{ col('visibility') }} as visibility,
+    cast({{ col('budgetedHours') }} as {{ dbt.type_float() }}) as budgeted_hours,
+    cast({{ col('percentageBudgetConsumed') }} as {{ dbt.type_float() }}) as percentage_budget_consumed,
+    cast({{ col('percentageBudgetedHoursConsumed') }} as {{ dbt.type_float() }}) as percentage_budgeted_hours_consumed,
+    {{ col('progressPercentage') }} as progress_percentage,
+    cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at
+    {%- if has_column(src, 'fields') %},
+    {{ col('fields') }} as custom_fields
+    {%- endif %}
+from {{ src }}
+where {{ not_soft_deleted(src) }}
