@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .data import Record, Scale, generate
+from .drift import DriftedValue, apply_drift
 from .faults import Faults, FaultState, retry_after_headers
 from .query import ApiError
 from .resources import RESOURCES, route, url_path
@@ -82,6 +83,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock_offset_s: float = 0.0,
+        drift: bool = False,
     ) -> None:
         self.seed = seed
         # Rocketlane's clock, which need not agree with the client's: updatedAt stamps,
@@ -96,7 +98,10 @@ class Emulator:
         self._requested_port = port
         self._faults = faults or Faults()
         self._fault_state = FaultState(self._faults.fault_seed, self.now)
-        self._store = Store(generate(seed, self.scale), self.now)
+        data = generate(seed, self.scale)
+        #: With ``drift``, the values sent in unexpected types (drift.py).
+        self.drifted: list[DriftedValue] = apply_drift(data) if drift else []
+        self._store = Store(data, self.now)
         self._log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
