@@ -37,6 +37,7 @@ from conftest import (
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
+from tap_pm.conform import with_drift_column
 
 ROOT = Path(__file__).parents[1]
 TOOLS = ROOT / ".tools" / "meltano" / "bin"
@@ -175,8 +176,9 @@ def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict
 
 
 def schema_properties(stream: str) -> dict[str, dict]:
+    """What the stream declares: its schema file's properties and `_drift` (conform.py)."""
     text = (resources.files("tap_pm") / "schemas" / f"{stream}.json").read_text()
-    return json.loads(text)["properties"]
+    return with_drift_column(json.loads(text))["properties"]
 
 
 def kinds(prop: dict) -> set[str]:
