@@ -29,7 +29,8 @@ parent's id) that cannot be read stops the sync: there is no row to put it in.
 
 from __future__ import annotations
 
-import calendar
+import functools
+import itertools
 import math
 import re
 import typing as t
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import click
+import msgspec
 import singer_sdk.singerlib as singer
 from singer_sdk import SchemaDirectory, Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
@@ -56,7 +58,6 @@ DRIFT_PROPERTY: dict[str, t.Any] = {
     "type": ["object", "null"],
 }
 INT64 = (-(2**63), 2**63 - 1)
-DECEMBER = 12
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -69,13 +70,23 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TYPE_NAMES = {str: "text", int: "an integer", float: "a decimal", bool: "a boolean"}
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-# RFC 3339 date-time, as jsonschema's format checker (rfc3339-validator) accepts it.
-_DATE_TIME = re.compile(
-    r"([0-9]{4})-(0[1-9]|1[0-2])-([0-9]{2})T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
-    re.IGNORECASE,
+# Dates as JSON Schema's format checker and the targets accept them: real calendar days (leap
+# years included), year 0001 on, RFC 3339 date-times with their offset. Whole regular
+# expressions, so msgspec checks them too (`fast_type`).
+_YEAR = r"(?!0000)[0-9]{4}"
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
 )
+_LEAP_DAY = (  # years divisible by 4, centuries by 400
+    r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29"
+)
+_DAY = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
+_TIME = (
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+PATTERNS = {"date": rf"^{_DAY}\Z", "date-time": rf"^{_DAY}{_TIME}\Z"}
 
 
 class KeyMisfitError(click.ClickException):
@@ -96,26 +107,13 @@ class DriftSchemaDirectory(SchemaDirectory):
 
 
 # ----------------------------------------------------------------------------- formats
-def _days_fit(year: str, month: str, day: str) -> bool:
-    month_number = int(month)
-    if not 1 <= month_number <= DECEMBER:
-        return False
-    return 1 <= int(day) <= calendar.monthrange(int(year), month_number)[1]
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    match = re.compile(pattern).match
+    return lambda text: match(text) is not None
 
 
-def is_date(text: str) -> bool:
-    """`YYYY-MM-DD`, a real calendar day."""
-    match = _DATE.fullmatch(text)
-    return match is not None and _days_fit(*match.groups())
-
-
-def is_date_time(text: str) -> bool:
-    """An RFC 3339 date-time with its offset, a real calendar day."""
-    match = _DATE_TIME.fullmatch(text)
-    return match is not None and _days_fit(*match.group(1, 2, 3))
-
-
-FORMATS: dict[str, Callable[[str], bool]] = {"date": is_date, "date-time": is_date_time}
+FORMATS: dict[str, Callable[[str], bool]] = {k: _matcher(p) for k, p in PATTERNS.items()}
+is_date, is_date_time = FORMATS["date"], FORMATS["date-time"]
 
 
 # ------------------------------------------------------------------------- conversions
@@ -257,6 +255,37 @@ def compile_node(schema: dict[str, t.Any]) -> Node:
     return node
 
 
+_names = itertools.count()
+
+
+def fast_type(schema: dict[str, t.Any]) -> t.Any:  # noqa: ANN401 - a type expression
+    """The schema as a msgspec type, which checks a whole record in C.
+
+    It accepts exactly what the compiled checks accept (`compile_node`): bool is not an
+    integer, an integer is a number, the same date patterns; properties it does not name
+    (inside objects) are ignored.
+    """
+    declared = schema.get("type")
+    kinds = (declared,) if isinstance(declared, str) else tuple(declared or ())
+    if not kinds or set(kinds) >= JSON_TYPES:
+        return t.Any
+    parts: list[t.Any] = []
+    for kind in kinds:
+        if kind == "string" and (pattern := PATTERNS.get(schema.get("format", ""))):
+            parts.append(t.Annotated[str, msgspec.Meta(pattern=pattern)])
+        elif kind == "object" and schema.get("properties"):
+            fields = {name: fast_type(prop) for name, prop in schema["properties"].items()}
+            parts.append(t.TypedDict(f"Fits{next(_names)}", fields, total=False))  # type: ignore[operator]
+        elif kind == "array" and isinstance(schema.get("items"), dict):
+            parts.append(list[fast_type(schema["items"])])  # type: ignore[misc]
+        else:
+            parts.append(
+                {"string": str, "integer": int, "number": float, "boolean": bool,
+                 "null": None, "object": dict, "array": list}[kind]
+            )  # fmt: skip
+    return t.Union[tuple(parts)] if len(parts) > 1 else parts[0]  # noqa: UP007
+
+
 # ----------------------------------------------------------------------------- the log
 @dataclass
 class Tally:
@@ -282,9 +311,34 @@ class Conformer:
         self._deep = {n: node.fits for n, node in props.items() if node.plain is None}
         #: (what happened, field pattern, detail) -> tally; reported and cleared by `report`.
         self.tallies: dict[tuple[str, str, str], Tally] = {}
+        self._known = frozenset(props)
+        self._fast: Callable[..., object] | None = None
+        try:
+            fast = fast_type(schema)
+            msgspec.convert({}, fast)  # compiles the type: TypeError if msgspec cannot
+            self._fast = functools.partial(msgspec.convert, type=fast)
+        except (TypeError, msgspec.ValidationError):  # a schema msgspec cannot express
+            self._fast = None
 
     def __call__(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The record, fitted to the schema in place (the hot path: a lookup per value)."""
+        """The record, fitted to the schema in place (the hot path: `fits`)."""
+        return record if self.fits(record) else self.check(record)
+
+    def fits(self, record: dict[str, t.Any]) -> bool:
+        """Whether the record fits as it is: no unknown property, every value its type.
+
+        msgspec checks it in C. False only means: let `check` look.
+        """
+        if self._fast is None or not record.keys() <= self._known:
+            return False
+        try:
+            self._fast(record)
+        except msgspec.ValidationError:
+            return False
+        return True
+
+    def check(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The record, fitted to the schema in place, by Python alone."""
         plain, deep = self._plain, self._deep
         misfits = None
         for name, value in record.items():

@@ -13,9 +13,9 @@ from importlib import resources
 
 import jsonschema
 import pytest
-from conftest import API_KEY, STREAMS, TapRun, run_tap, tap_config
+from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, tap_config
 
-from rocketlane_emulator import ID_KEYS, Emulator, Scale
+from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
 from tap_pm.conform import (
     DRIFT,
     Conformer,
@@ -24,6 +24,7 @@ from tap_pm.conform import (
     is_date_time,
     with_drift_column,
 )
+from tap_pm.tap import TapPM
 
 SCHEMAS = resources.files("tap_pm") / "schemas"
 ALL_STREAMS = sorted(p.name.removesuffix(".json") for p in SCHEMAS.iterdir())
@@ -165,6 +166,8 @@ def test_date_checks_agree_with_jsonschema():
         "2024-02-29", "2023-02-29", "2024-12-31", "2024-00-10", "24-01-01", "2024-01-01T00:00:00Z",
         "2024-01-01T00:00:00.5+05:30", "2024-01-01t00:00:00z", "2024-01-01T24:00:00Z",
         "2024-01-01T00:00:00", "2024-04-31T00:00:00Z", "2024-01-01T00:00:00+0100",
+        "2000-02-29", "1900-02-29", "2100-02-29", "0000-01-01", "0001-01-01", "2024-01-01\n",
+        "2024-06-31", "2024-11-30", "1996-02-29T23:59:59.999-12:00", "2024-01-01T00:00:60Z",
     ]  # fmt: skip
     for text in samples:
         assert is_date(text) == FORMATS.conforms(text, "date"), text
@@ -183,8 +186,11 @@ def test_an_unknown_property_goes_to_drift_under_its_name():
 def test_a_record_that_fits_is_left_as_it_is():
     record = {"id": 1, "userId": 1, "email": "a@b.example", "fields": [], "role": None}
     same = dict(record)
-    assert Conformer("users", declared("users"))(record) == same
+    conformer = Conformer("users", declared("users"))
+    assert conformer.fits(record)  # the fast path
+    assert conformer(record) == same
     assert DRIFT not in record
+    assert not conformer.fits({**record, "userId": "1"})
 
 
 def test_a_key_that_cannot_be_read_stops_with_one_clear_line():
@@ -247,7 +253,10 @@ def test_whatever_the_api_sends_every_record_fits_its_schema(stream):
         }
         sent |= dict.fromkeys(required, rid) | {"extra": rng.choice(WEIRD)}
         before = json.loads(json.dumps(sent))
+        fits = conformer.fits(sent)  # msgspec's check, in C
         record = conformer(sent)
+        # msgspec accepts only what the Python checks leave unchanged.
+        assert not fits or conformer.check(json.loads(json.dumps(before))) == before, before
         errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(record)]
         assert not errors, (stream, before, errors)
         # Nothing lost: every value is in its column or, as sent, in `_drift`.
@@ -335,3 +344,29 @@ def test_a_clean_workspace_has_no_drift(full_sync):
     for stream in STREAMS:
         assert not [r["id"] for r in full_sync.records(stream) if DRIFT in r], stream
     assert "_drift" not in full_sync.stderr
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_one_value_off_in_a_real_record(stream):
+    """Real records with one value replaced: msgspec's verdict agrees with the Python checks,
+    and the record that comes out fits."""
+    schema = declared(stream)
+    conformer = Conformer(stream, schema)
+    validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
+    tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
+    shaper = tap.streams[stream]
+    rng = random.Random(stream)
+    fast = 0
+    for raw in generate(1, Scale.small())[stream]:
+        record = shaper.shape_record(raw, {"projectId": 1} if stream in CHILDREN else None)
+        assert conformer.fits(json.loads(json.dumps(record))), record["id"]
+        for _ in range(20):
+            sent = json.loads(json.dumps(record))
+            sent[rng.choice(sorted(sent.keys() - set(schema["required"])))] = rng.choice(WEIRD)
+            before = json.loads(json.dumps(sent))
+            if conformer.fits(sent):
+                fast += 1
+                assert conformer.check(sent) == before
+            out = conformer(json.loads(json.dumps(before)))
+            assert not list(validator.iter_errors(out)), (stream, before)
+    assert fast > 0

@@ -2,9 +2,9 @@
 
 On an emulator workspace with its drift option (one value of each unexpected kind, in six
 streams), a full sync and then an incremental sync each load every row; each drifted value is
-in its row (converted in its column, or as sent in `_drift`), and the run's log names each
-drifted field. The Meltano projects, the PostgreSQL server and the fake Snowflake loader are
-test_meltano.py's and test_snowflake.py's.
+in its row (converted in its column, or as sent in `_drift`), and the run's log (Meltano
+passes the tap's on) names each drifted field. The Meltano projects, the PostgreSQL server and
+the fake Snowflake loader are test_meltano.py's and test_snowflake.py's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 from conftest import API_KEY
 from test_meltano import (  # noqa: F401 - fixtures, used by name
     TABLES,
-    Meltano,
     Warehouse,
     meltano,
     postgres,
@@ -41,13 +40,6 @@ SUFFIX = {"MELTANO_RUN_STATE_ID_SUFFIX": "drift"}  # its own state in the shared
 def drift_emulator():
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, drift=True) as emu:
         yield emu
-
-
-def run_log(project: Meltano, state_id: str) -> str:
-    """The log of the latest `meltano run` with this state id (the tap's lines included)."""
-    logs = project.root / ".meltano" / "logs" / "elt" / state_id
-    latest = max(logs.glob("*/elt.log"), key=lambda path: path.stat().st_mtime)
-    return latest.read_text()
 
 
 def as_json(value: object) -> object:
@@ -115,7 +107,7 @@ def test_drift_loads_into_postgres(meltano, postgres, drift_emulator):  # noqa: 
 
     def load() -> tuple[Warehouse, str]:
         meltano.run("tap-pm", "target-postgres", drift_emulator, **env)
-        log = run_log(meltano, "dev:tap-pm-to-target-postgres:drift")
+        log = meltano.last_stderr
         return postgres.read(env["TARGET_POSTGRES_DATABASE"]), log
 
     full_then_incremental(drift_emulator, load)
@@ -126,7 +118,7 @@ def test_drift_loads_into_duckdb(meltano, drift_emulator, tmp_path):  # noqa: F8
 
     def load() -> tuple[Warehouse, str]:
         meltano.run("tap-pm", "target-duckdb", drift_emulator, **env)
-        log = run_log(meltano, "dev:tap-pm-to-target-duckdb:drift")
+        log = meltano.last_stderr
         return read_duckdb(tmp_path / "drift.duckdb"), log
 
     full_then_incremental(drift_emulator, load)
@@ -137,7 +129,7 @@ def test_drift_loads_into_snowflake(snowflake, drift_emulator, tmp_path: Path): 
 
     def load() -> tuple[Warehouse, str]:
         snowflake.meltano.run("tap-pm", LOADER, drift_emulator, **env)
-        log = run_log(snowflake.meltano, f"dev:tap-pm-to-{LOADER}:drift")
+        log = snowflake.meltano.last_stderr
         [warehouse] = snowflake.read(tmp_path)
         return warehouse, log
 

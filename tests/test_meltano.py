@@ -60,6 +60,8 @@ class Meltano:
 
     root: Path
     env: dict[str, str]
+    #: What the last command logged (`meltano run`: the plugins' logs too).
+    last_stderr: str = ""
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, succeed: bool = True) -> str:
         proc = subprocess.run(
@@ -72,6 +74,7 @@ class Meltano:
             check=False,
         )
         assert_no_secret(proc.stdout, proc.stderr)
+        self.last_stderr = proc.stderr
         if not succeed:
             assert proc.returncode != 0, f"meltano {' '.join(args)} should have failed"
             return proc.stderr
