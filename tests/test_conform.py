@@ -370,3 +370,21 @@ def test_one_value_off_in_a_real_record(stream):
             out = conformer(json.loads(json.dumps(before)))
             assert not list(validator.iter_errors(out)), (stream, before)
     assert fast > 0
+
+
+CONTEXTS = {"invoice-lines": {"invoiceId": 1}, "invoice-payments": {"invoiceId": 1}}
+
+
+@pytest.mark.parametrize("stream", ALL_STREAMS)
+def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
+    """`shape_record` reads ids and times inside objects: text there must reach `_drift`."""
+    tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
+    shaper = tap.streams[stream]
+    schema = declared(stream)
+    properties = {n: p for n, p in schema["properties"].items() if n != DRIFT}
+    objects = [n for n, p in properties.items() if {"object", "array"} & set(p["type"])]
+    raw = {shaper.id_key: 1, **dict.fromkeys(objects, "x"), "createdAt": 17e11}
+    context = CONTEXTS.get(stream, {"projectId": 1} if stream in CHILDREN else None)
+    record = Conformer(stream, schema)(shaper.shape_record(raw, context))
+    assert_valid(stream, record)
+    assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(objects, "x")
