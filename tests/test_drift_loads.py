@@ -20,6 +20,7 @@ from test_meltano import (  # noqa: F401 - fixtures, used by name
     meltano,
     postgres,
     read_duckdb,
+    read_jsonl,
     touch_one_per_stream,
 )
 from test_snowflake import LOADER, snowflake  # noqa: F401 - a fixture, used by name
@@ -134,3 +135,23 @@ def test_drift_loads_into_snowflake(snowflake, drift_emulator, tmp_path: Path): 
         return warehouse, log
 
     full_then_incremental(drift_emulator, load)
+
+
+def test_drift_reaches_jsonl_lines(meltano, drift_emulator, tmp_path):  # noqa: F811
+    """target-jsonl writes what it gets: the drifted record's line carries `_drift`."""
+    env = {"TARGET_JSONL_DESTINATION_PATH": str(tmp_path), **SUFFIX}
+    meltano.run("tap-pm", "target-jsonl", drift_emulator, **env)
+    lines = read_jsonl(tmp_path)
+    for stream, table in TABLES.items():
+        assert {r["id"] for r in lines[table]} == drift_emulator.ids(stream), stream
+    for item in drift_emulator.drifted:
+        [line] = [r for r in lines[TABLES[item.stream]] if r["id"] == item.record_id]
+        if item.kind == "number-as-text":
+            assert line[item.field] == int(item.value)
+            assert DRIFT not in line
+        else:
+            assert line[DRIFT][item.field] == item.value
+        assert_logged(meltano.last_stderr, item)
+    drifted = {(d.stream, d.record_id) for d in drift_emulator.drifted}
+    for stream, table in TABLES.items():
+        assert all(DRIFT not in r for r in lines[table] if (stream, r["id"]) not in drifted)
