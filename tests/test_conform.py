@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import signal
+import subprocess
+import sys
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
+import requests
 from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, tap_config
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
@@ -388,3 +394,33 @@ def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
     record = Conformer(stream, schema)(shaper.shape_record(raw, context))
     assert_valid(stream, record)
     assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(objects, "x")
+
+
+def test_emulator_command_line_drift_option():
+    """`python -m rocketlane_emulator --drift` lists what it drifted and serves it."""
+    root = Path(__file__).parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rocketlane_emulator", "--port", "0", "--size", "small", "--drift"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
+        with Emulator(seed=1, scale=Scale.small(), drift=True) as same:
+            expected = same.drifted
+        printed = [proc.stdout.readline().strip() for _ in expected]
+        assert printed == [
+            f"drifted: {d.stream} {d.record_id} {d.field} = {d.value!r}" for d in expected
+        ]
+        [user] = [d for d in expected if d.kind == "unknown-property"]
+        answer = requests.get(f"{base_url}/users", headers={"api-key": "demo-key"}, timeout=10)
+        [sent] = [u for u in answer.json()["data"] if u["userId"] == user.record_id]
+        assert sent[user.field] == user.value
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
