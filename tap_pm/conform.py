@@ -484,6 +484,18 @@ class ConformedStream(Stream):
         """Log what conformance changed in this sync (at the stream's end)."""
         self.conformer.report(self.logger)
 
+    _schema_sent = False
+
+    def _write_schema_message(self) -> None:
+        """The SCHEMA message, once per run.
+
+        The SDK sends it again each time a child stream starts a parent's partition: 900
+        identical messages at 300 projects, each a deep copy of the schema.
+        """
+        if not self._schema_sent:
+            self._schema_sent = True
+            super()._write_schema_message()
+
     @cached_property
     def _deselects(self) -> bool:
         """Whether the catalog deselects any property (usually not)."""

@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -424,3 +425,9 @@ def test_emulator_command_line_drift_option():
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_each_stream_declares_its_schema_once(drift_sync):
+    """Once per run, with `_drift`: not again for each project a child stream visits."""
+    declared_by = Counter(m["stream"] for m in drift_sync.messages if m["type"] == "SCHEMA")
+    assert declared_by == dict.fromkeys(STREAMS, 1)
