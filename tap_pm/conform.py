@@ -4,7 +4,7 @@ Targets such as target-postgres and target-snowflake validate each record and st
 load at the first one that does not fit. So each stream compiles a conformer once from its
 schema, and each record passes through it after `shape_record`:
 
-- A value of the declared type stays as it is (the fast path: one type lookup per value).
+- A value of the declared type stays as it is (the fast path: msgspec checks the record in C).
 - A value that converts without loss stays in its column, converted: `"480"` or `38.0` for an
   integer (a text must read back to the same text: not `"0480"` or `"37.0"`; a float must be
   whole: not `37.5`; integers within 64 bits, what warehouses store), a numeric text for a
