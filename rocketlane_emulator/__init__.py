@@ -6,6 +6,7 @@
 """
 
 from .data import Scale, generate
+from .drift import DriftedValue
 from .faults import Faults
 from .query import ApiError
 from .resources import ID_KEYS, OPT_IN_ID_KEYS, RESOURCES, ResourceSpec
@@ -16,6 +17,7 @@ __all__ = [
     "OPT_IN_ID_KEYS",
     "RESOURCES",
     "ApiError",
+    "DriftedValue",
     "Emulator",
     "Faults",
     "RequestLogEntry",

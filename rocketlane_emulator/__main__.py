@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--shapes", choices=("live", "spec"), default="live",
         help="the live API's shapes (default; see spec/live-deviations.md) or the spec's",
     )  # fmt: skip
+    parser.add_argument(
+        "--drift", action="store_true",
+        help="send one value of each unexpected type (drift.py); they are listed at start",
+    )  # fmt: skip
     return parser
 
 
@@ -79,10 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         clock_offset_s=args.clock_offset,
         shapes=args.shapes,
+        drift=args.drift,
     )
     emulator.start()
     banner = f"Rocketlane emulator listening on {emulator.base_url} (api key: {args.api_key})"
     print(banner, flush=True)  # noqa: T201 - the one line callers wait for
+    for item in emulator.drifted:
+        print(f"drifted: {item.stream} {item.record_id} {item.field} = {item.value!r}", flush=True)  # noqa: T201
     try:
         while not stop.wait(0.5):
             pass

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .data import Record, Scale, generate
+from .drift import DriftedValue, apply_drift
 from .faults import Faults, FaultState, retry_after_headers
 from .live import SHAPES
 from .query import ApiError, unknown_params
@@ -84,6 +85,7 @@ class Emulator:
         port: int = 0,
         clock_offset_s: float = 0.0,
         shapes: str = "live",
+        drift: bool = False,
     ) -> None:
         if shapes not in SHAPES:
             message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
@@ -103,7 +105,10 @@ class Emulator:
         self._requested_port = port
         self._faults = faults or Faults()
         self._fault_state = FaultState(self._faults.fault_seed, self.now)
-        self._store = Store(generate(seed, self.scale, shapes), self.now)
+        data = generate(seed, self.scale, shapes)
+        #: With ``drift``, the values sent in unexpected types (drift.py).
+        self.drifted: list[DriftedValue] = apply_drift(data) if drift else []
+        self._store = Store(data, self.now)
         self._log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
         self._server: _Server | None = None

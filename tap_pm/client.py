@@ -15,13 +15,14 @@ import backoff
 import click
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
-from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk import StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_pm import __version__
 from tap_pm.clock import ApiClock, seconds_until
+from tap_pm.conform import ConformedStream, DriftSchemaDirectory
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.versions import VersionedStream
@@ -166,14 +167,14 @@ class RequestBudget:
         time.sleep(seconds)
 
 
-class RocketlaneStream(VersionedStream):
+class RocketlaneStream(ConformedStream, VersionedStream):
     """A Rocketlane list endpoint: `GET /1.0/<name>`."""
 
-    schema = StreamSchema(SchemaDirectory(SCHEMAS))  # schemas/<name>.json
+    schema = StreamSchema(DriftSchemaDirectory(SCHEMAS))  # schemas/<name>.json, plus `_drift`
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     is_sorted = False  # the API cannot sort by updatedAt
     # API values are already JSON types, so the SDK's per-value conformance (the
-    # largest per-record cost) is skipped; post_process drops keys the schema lacks.
+    # largest per-record cost) is skipped; post_process fits records to the schema (conform.py).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: The record's natural id, copied to `id`.
     id_key: t.ClassVar[str]
@@ -436,6 +437,7 @@ class RocketlaneStream(VersionedStream):
             if stream := self.progress.streams.get(self.name):
                 self.stream_state[LAST_REQUESTS] = stream.requests
             self.progress.finish(self.name)
+            self.report_drift()
         super().finalize_state_progress_markers(state)
         self._write_state_message(force=True)
 
@@ -510,35 +512,13 @@ class RocketlaneStream(VersionedStream):
         """Parents (projects, invoices) whose list answered 404 in this sync: deleted."""
         return set()
 
-    @cached_property
-    def _known_properties(self) -> frozenset[str]:
-        return frozenset(self.schema["properties"])
-
-    @cached_property
-    def _warned(self) -> set[str]:
-        return set()
-
-    def _warn_unknown(self, keys: set[str]) -> None:
-        if new := keys - self._warned:
-            self._warned.update(new)
-            self.logger.warning(
-                "%s: the API sent properties the schema does not have, left out: %s",
-                self.name,
-                ", ".join(sorted(new)),
-            )
-
     def post_process(
         self,
         row: dict[str, t.Any],
         context: Context | None = None,
     ) -> dict[str, t.Any] | None:
-        """The record in the tap's shape (`shape_record`), then only the schema's keys."""
-        row = self.shape_record(row, context)
-        if unknown := row.keys() - self._known_properties:
-            for key in unknown:
-                del row[key]
-            self._warn_unknown(unknown)
-        return row
+        """The record in the tap's shape (`shape_record`), then fitted to its schema."""
+        return self.conform(self.shape_record(row, context))
 
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """Copy the natural id to `id`; epoch-ms timestamps become RFC 3339 strings.
@@ -557,5 +537,6 @@ class RocketlaneStream(VersionedStream):
         if context and "projectId" in context:
             row["projectId"] = context["projectId"]
         elif self.project_param:
-            row["projectId"] = (row.get("project") or {}).get("projectId")
+            project = row.get("project")  # not an object: conform keeps it in `_drift`
+            row["projectId"] = project.get("projectId") if isinstance(project, dict) else None
         return row

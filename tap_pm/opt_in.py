@@ -29,17 +29,22 @@ DEFAULT_ALLOCATIONS_START = "2020-01-01"
 DEFAULT_ALLOCATIONS_DAYS_AHEAD = 365
 
 
+def _object(value: object) -> dict[str, t.Any]:
+    """The value if it is an object, else an empty one (conform.py keeps it in `_drift`)."""
+    return value if isinstance(value, dict) else {}
+
+
 def allocation_key(record: dict[str, t.Any]) -> str:
     """A key for an allocation, which the API sends without an id.
 
     What an allocation is for (project, member or placeholder), when it starts and when it
     was created (epoch ms): an edit of its hours or end date keeps the key.
     """
-    project = (record.get("project") or {}).get("projectId")
+    project = _object(record.get("project")).get("projectId")
     if member := record.get("member"):
-        who = f"member:{member.get('userId')}"
+        who = f"member:{_object(member).get('userId')}"
     else:
-        who = f"placeholder:{(record.get('placeholder') or {}).get('placeholderId')}"
+        who = f"placeholder:{_object(record.get('placeholder')).get('placeholderId')}"
     return f"{project}:{who}:{record.get('startDate')}:{record.get('createdAt')}"
 
 
@@ -125,7 +130,7 @@ class SourcedStream(RocketlaneStream):
         """`projectId` is the source's id when the source is a project, else null."""
         processed = super().shape_record(row, context)
         holder, project_type = self.project_source
-        source = (processed.get(holder) if holder else processed) or {}
+        source = _object(processed.get(holder) if holder else processed)
         is_project = source.get("sourceType") == project_type
         processed["projectId"] = source.get("sourceId") if is_project else None
         return processed
@@ -137,8 +142,9 @@ class AttachmentsStream(RocketlaneStream):
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """Attachment times become RFC 3339 strings too, as the schema says."""
         processed = super().shape_record(row, context)
-        for attachment in processed.get("attachments") or ():
-            value = attachment.get("createdAt")
+        attachments = processed.get("attachments")
+        for attachment in attachments if isinstance(attachments, list) else ():
+            value = _object(attachment).get("createdAt")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 attachment["createdAt"] = ms_to_rfc3339(value)
         return processed

@@ -37,6 +37,7 @@ from conftest import (
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
+from tap_pm.conform import with_drift_column
 
 ROOT = Path(__file__).parents[1]
 TOOLS = ROOT / ".tools" / "meltano" / "bin"
@@ -59,6 +60,8 @@ class Meltano:
 
     root: Path
     env: dict[str, str]
+    #: What the last command logged (`meltano run`: the plugins' logs too).
+    last_stderr: str = ""
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, succeed: bool = True) -> str:
         proc = subprocess.run(
@@ -71,6 +74,7 @@ class Meltano:
             check=False,
         )
         assert_no_secret(proc.stdout, proc.stderr)
+        self.last_stderr = proc.stderr
         if not succeed:
             assert proc.returncode != 0, f"meltano {' '.join(args)} should have failed"
             return proc.stderr
@@ -175,8 +179,9 @@ def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict
 
 
 def schema_properties(stream: str) -> dict[str, dict]:
+    """What the stream declares: its schema file's properties and `_drift` (conform.py)."""
     text = (resources.files("tap_pm") / "schemas" / f"{stream}.json").read_text()
-    return json.loads(text)["properties"]
+    return with_drift_column(json.loads(text))["properties"]
 
 
 def kinds(prop: dict) -> set[str]:

@@ -1,0 +1,433 @@
+"""Values of unexpected types never stop a load and lose nothing (tap_pm/conform.py).
+
+Unit tests go through the cases one by one on a stream's real schema; the CLI tests run the
+tap on an emulator workspace with its drift option and check what came out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, tap_config
+
+from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
+from tap_pm.conform import (
+    DRIFT,
+    Conformer,
+    KeyMisfitError,
+    is_date,
+    is_date_time,
+    with_drift_column,
+)
+from tap_pm.tap import TapPM
+
+SCHEMAS = resources.files("tap_pm") / "schemas"
+ALL_STREAMS = sorted(p.name.removesuffix(".json") for p in SCHEMAS.iterdir())
+FORMATS = jsonschema.Draft7Validator.FORMAT_CHECKER
+
+
+def declared(stream: str) -> dict:
+    return with_drift_column(json.loads((SCHEMAS / f"{stream}.json").read_text()))
+
+
+def conform(stream: str, **values: object) -> dict:
+    """One record of `stream` with these values, after conformance."""
+    return Conformer(stream, declared(stream))({"id": 7, ID_KEYS.get(stream, "id"): 7, **values})
+
+
+def assert_valid(stream: str, record: dict) -> None:
+    validator = jsonschema.Draft7Validator(declared(stream), format_checker=FORMATS)
+    errors = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(record)]
+    assert not errors, errors
+
+
+def test_the_format_checker_checks_dates_and_date_times():
+    """Without rfc3339-validator jsonschema skips `date-time`: the tests would prove nothing."""
+    assert not FORMATS.conforms("2024-05-01 10:00", "date-time")
+    assert FORMATS.conforms("2024-05-01T10:00:00.000+00:00", "date-time")
+    assert not FORMATS.conforms("05/01/2024", "date")
+
+
+# ------------------------------------------------------------------- a decimal for an integer
+@pytest.mark.parametrize(
+    ("sent", "column"),
+    [(38.0, 38), ("480", 480), ("-3", -3), (2**40 + 0.0, 2**40)],
+)
+def test_a_whole_value_for_an_integer_stays_in_its_column(sent, column):
+    record = conform("tasks", effortInMinutes=sent)
+    assert record["effortInMinutes"] == column
+    assert type(record["effortInMinutes"]) is int
+    assert DRIFT not in record
+    assert_valid("tasks", record)
+
+
+@pytest.mark.parametrize("sent", [37.5, "37.0", "0480", "-0", "1e3", " 480", True, 1e30, "x"])
+def test_a_value_that_is_not_an_exact_integer_goes_to_drift(sent):
+    record = conform("tasks", effortInMinutes=sent)
+    assert record["effortInMinutes"] is None
+    assert record[DRIFT] == {"effortInMinutes": sent}
+    assert_valid("tasks", record)
+
+
+# ----------------------------------------------------------------------- a number as text
+@pytest.mark.parametrize(("sent", "column"), [("37.5", 37.5), ("12", 12), ("-0.25", -0.25)])
+def test_a_numeric_text_for_a_number_stays_in_its_column(sent, column):
+    record = conform("projects", budgetedHours=sent)
+    assert record["budgetedHours"] == column
+    assert DRIFT not in record
+    assert_valid("projects", record)
+
+
+@pytest.mark.parametrize("sent", ["37.50", "1e3", "nan", "inf", "12 h", ""])
+def test_a_text_that_does_not_read_back_the_same_goes_to_drift(sent):
+    record = conform("projects", budgetedHours=sent)
+    assert record["budgetedHours"] is None
+    assert record[DRIFT] == {"budgetedHours": sent}
+    assert_valid("projects", record)
+
+
+def test_booleans_from_true_and_false_only():
+    record = conform("tasks", atRisk="true", archived="false", billable=1)
+    assert (record["atRisk"], record["archived"], record["billable"]) == (True, False, None)
+    assert record[DRIFT] == {"billable": 1}
+    assert_valid("tasks", record)
+
+
+def test_a_number_or_boolean_for_a_string_becomes_its_json_text():
+    record = conform("tasks", taskName=12, taskDescription=1.5, externalReferenceId=False)
+    assert (record["taskName"], record["taskDescription"]) == ("12", "1.5")
+    assert record["externalReferenceId"] == "false"
+    assert DRIFT not in record
+    record = conform("tasks", taskName={"en": "Kickoff"}, taskDescription=["a"])
+    assert (record["taskName"], record["taskDescription"]) == (None, None)
+    assert record[DRIFT] == {"taskName": {"en": "Kickoff"}, "taskDescription": ["a"]}
+    assert_valid("tasks", record)
+
+
+# ------------------------------------------------------------------- a string for an object
+def test_a_string_where_an_object_is_expected_goes_to_drift():
+    record = conform("phases", status="In progress", projectId=1)
+    assert record["status"] is None
+    assert record[DRIFT] == {"status": "In progress"}
+    assert_valid("phases", record)
+
+
+def test_nested_values_are_fitted_where_they_are():
+    status = {"value": "x", "label": 5, "color": "red"}  # color: unknown, kept in place
+    fields = [
+        {"fieldId": 1, "fieldValue": {"any": "thing"}},
+        "not an object",
+        {"fieldId": "31", "fieldLabel": "Region"},
+        {"fieldId": "thirty-one"},
+    ]
+    record = conform("tasks", status=status, fields=fields)
+    assert record["status"] == {"value": None, "label": "5", "color": "red"}
+    assert record["fields"] == [
+        {"fieldId": 1, "fieldValue": {"any": "thing"}},
+        {"fieldId": 31, "fieldLabel": "Region"},
+        {"fieldId": None},
+    ]
+    # Paths index the array as the API sent it.
+    assert record[DRIFT] == {
+        "status.value": "x",
+        "fields[1]": "not an object",
+        "fields[3].fieldId": "thirty-one",
+    }
+    assert_valid("tasks", record)
+
+
+# ------------------------------------------------------------------ a date in another format
+@pytest.mark.parametrize("sent", ["05/01/2024", "2024-5-1", "2024-02-30", "20240501", 20240501])
+def test_a_date_in_another_format_goes_to_drift(sent):
+    record = conform("tasks", startDate=sent)
+    assert record["startDate"] is None
+    assert record[DRIFT] == {"startDate": sent}
+    assert_valid("tasks", record)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["2024-05-01 10:00:00", "2024-05-01T10:00:00", "2024-05-01", "2024-13-01T00:00:00Z", 17e11],
+)
+def test_a_date_time_that_is_not_rfc3339_goes_to_drift(sent):
+    record = conform("tasks", updatedAt=sent)
+    assert record["updatedAt"] is None
+    assert record[DRIFT] == {"updatedAt": sent}
+    assert_valid("tasks", record)
+
+
+def test_date_checks_agree_with_jsonschema():
+    samples = [
+        "2024-02-29", "2023-02-29", "2024-12-31", "2024-00-10", "24-01-01", "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.5+05:30", "2024-01-01t00:00:00z", "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:00", "2024-04-31T00:00:00Z", "2024-01-01T00:00:00+0100",
+        "2000-02-29", "1900-02-29", "2100-02-29", "0000-01-01", "0001-01-01", "2024-01-01\n",
+        "2024-06-31", "2024-11-30", "1996-02-29T23:59:59.999-12:00", "2024-01-01T00:00:60Z",
+    ]  # fmt: skip
+    for text in samples:
+        assert is_date(text) == FORMATS.conforms(text, "date"), text
+        assert is_date_time(text) == FORMATS.conforms(text, "date-time"), text
+
+
+# ---------------------------------------------------------------- a property the schema lacks
+def test_an_unknown_property_goes_to_drift_under_its_name():
+    record = conform("users", timeZone="Europe/Paris", badges=[1, 2], gone=None)
+    assert "timeZone" not in record
+    assert "gone" not in record  # a null has nothing to keep
+    assert record[DRIFT] == {"timeZone": "Europe/Paris", "badges": [1, 2]}
+    assert_valid("users", record)
+
+
+def test_a_record_that_fits_is_left_as_it_is():
+    record = {"id": 1, "userId": 1, "email": "a@b.example", "fields": [], "role": None}
+    same = dict(record)
+    conformer = Conformer("users", declared("users"))
+    assert conformer.fits(record)  # the fast path
+    assert conformer(record) == same
+    assert DRIFT not in record
+    assert not conformer.fits({**record, "userId": "1"})
+
+
+def test_a_key_that_cannot_be_read_stops_with_one_clear_line():
+    with pytest.raises(KeyMisfitError, match=r"tasks: a record's taskId is 'T-1', which is not"):
+        Conformer("tasks", declared("tasks"))({"id": 1, "taskId": "T-1"})
+    assert conform("tasks", taskId="8")["taskId"] == 8  # exact: stays
+
+
+# ------------------------------------------------------------------------------ the log
+def test_the_log_counts_per_field_with_one_example(caplog):
+    conformer = Conformer("tasks", declared("tasks"))
+    for rid, minutes in ((1, 30), (2, 37.5), (3, "480"), (4, 1.25), (5, "12")):
+        conformer({"id": rid, "taskId": rid, "effortInMinutes": minutes, "mood": "ok"})
+    with caplog.at_level(logging.INFO):
+        conformer.report(logging.getLogger("tap-pm"))
+        conformer.report(logging.getLogger("tap-pm"))  # once per sync: nothing new to say
+    lines = [r.getMessage() for r in caplog.records]
+    converted = "came as text and were converted to integer without loss (e.g. id 3)"
+    kept = "did not fit integer and were kept in _drift (e.g. id 2)"
+    unknown = "a property the schema does not have, were kept in _drift (e.g. id 1)"
+    assert lines == [
+        f"tasks: 2 values of effortInMinutes {converted}",
+        f"tasks: 2 values of effortInMinutes {kept}",
+        f"tasks: 5 values of mood, {unknown}",
+    ]
+
+
+# ------------------------------------------------------------------ never fails its schema
+WEIRD = [
+    None, True, False, 0, -1, 37.5, 38.0, 1e30, "", "480", "37.5", "true", "x", "2024-05-01",
+    "05/01/2024", "2024-05-01T10:00:00Z", "2024-05-01 10:00", {}, {"a": 1}, [], [1, "a"], [{}],
+]  # fmt: skip
+
+
+def weird(schema: dict, rng: random.Random, depth: int = 0) -> object:
+    """A value for `schema`: anything, or of its shape with anything inside."""
+    kinds = schema.get("type") or []
+    if rng.random() < 0.5 or depth > 3:
+        return rng.choice(WEIRD)
+    if "object" in kinds and schema.get("properties"):
+        props = schema["properties"]
+        return {k: weird(v, rng, depth + 1) for k, v in props.items() if rng.random() < 0.7}
+    if "array" in kinds and isinstance(schema.get("items"), dict):
+        return [weird(schema["items"], rng, depth + 1) for _ in range(rng.randrange(4))]
+    return rng.choice(WEIRD)
+
+
+@pytest.mark.parametrize("stream", ALL_STREAMS)
+def test_whatever_the_api_sends_every_record_fits_its_schema(stream):
+    schema = declared(stream)
+    conformer = Conformer(stream, schema)
+    validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
+    rng = random.Random(stream)
+    required = set(schema["required"])
+    for rid in range(300):
+        sent = {
+            name: weird(prop, rng)
+            for name, prop in schema["properties"].items()
+            if name not in required and name != DRIFT
+        }
+        sent |= dict.fromkeys(required, rid) | {"extra": rng.choice(WEIRD)}
+        before = json.loads(json.dumps(sent))
+        fits = conformer.fits(sent)  # msgspec's check, in C
+        record = conformer(sent)
+        # msgspec accepts only what the Python checks leave unchanged.
+        assert not fits or conformer.check(json.loads(json.dumps(before))) == before, before
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(record)]
+        assert not errors, (stream, before, errors)
+        # Nothing lost: every value is in its column or, as sent, in `_drift`.
+        for name, value in before.items():
+            if value is not None and record.get(name) is None:
+                assert record[DRIFT][name] == value, (stream, name)
+
+
+# ------------------------------------------------------------ the CLI on a drifted workspace
+@pytest.fixture(scope="module")
+def drift_emulator():
+    with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, drift=True) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def drift_sync(drift_emulator, tmp_path_factory) -> TapRun:
+    run = run_tap(tmp_path_factory.mktemp("drift"), tap_config(drift_emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+# What the tap makes of each kind of drifted value: (in its column, kept in `_drift`).
+def expected(kind: str, value: object) -> tuple[object, bool]:
+    return (int(value), False) if kind == "number-as-text" else (None, True)  # type: ignore[call-overload]
+
+
+def column(record: dict, path: str) -> object:
+    for name in path.split("."):
+        record = record.get(name)  # type: ignore[assignment]
+    return record
+
+
+def test_emulator_drifts_one_value_of_each_kind_over_five_streams(drift_emulator):
+    drifted = drift_emulator.drifted
+    assert {d.kind for d in drifted} == {
+        "decimal-for-integer", "number-as-text", "text-for-object", "date-format",
+        "unknown-property", "nested-text",
+    }  # fmt: skip
+    assert len({d.stream for d in drifted}) >= 5
+    for item in drifted:
+        [truth] = [
+            r
+            for r in drift_emulator.truth(item.stream)
+            if r[ID_KEYS[item.stream]] == item.record_id
+        ]
+        assert column(truth, item.field) == item.value
+    with Emulator(seed=1, scale=Scale.default(), drift=True) as again:
+        assert again.drifted == drifted  # deterministic
+
+
+def test_drifted_values_reach_their_rows_and_every_record_fits(drift_sync, drift_emulator):
+    for stream, message in drift_sync.schemas().items():
+        assert message["schema"]["properties"][DRIFT] == declared(stream)["properties"][DRIFT]
+        validator = jsonschema.Draft7Validator(message["schema"], format_checker=FORMATS)
+        records = drift_sync.records(stream)
+        assert drift_sync.ids(stream) == drift_emulator.ids(stream), stream
+        for record in records:
+            assert not list(validator.iter_errors(record)), (stream, record["id"])
+    for item in drift_emulator.drifted:
+        [row] = [r for r in drift_sync.records(item.stream) if r["id"] == item.record_id]
+        in_column, kept = expected(item.kind, item.value)
+        assert column(row, item.field) == in_column, item
+        assert (row.get(DRIFT) or {}).get(item.field, "absent") == (
+            item.value if kept else "absent"
+        )
+        others = [r for r in drift_sync.records(item.stream) if r["id"] != item.record_id]
+        assert not [r["id"] for r in others if DRIFT in r], item  # no `_drift` without drift
+
+
+def test_the_log_names_each_drifted_field_once(drift_sync, drift_emulator):
+    for item in drift_emulator.drifted:
+        lines = [
+            line
+            for line in drift_sync.stderr.splitlines()
+            if f"{item.stream}: 1 value of {item.field}" in line
+        ]
+        assert len(lines) == 1, (item, lines)
+        assert f"(e.g. id {item.record_id})" in lines[0]
+        verb = "converted to integer" if item.kind == "number-as-text" else "kept in _drift"
+        assert verb in lines[0]
+
+
+def test_a_clean_workspace_has_no_drift(full_sync):
+    for stream in STREAMS:
+        assert not [r["id"] for r in full_sync.records(stream) if DRIFT in r], stream
+    assert "_drift" not in full_sync.stderr
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_one_value_off_in_a_real_record(stream):
+    """Real records with one value replaced: msgspec's verdict agrees with the Python checks,
+    and the record that comes out fits."""
+    schema = declared(stream)
+    conformer = Conformer(stream, schema)
+    validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
+    tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
+    shaper = tap.streams[stream]
+    rng = random.Random(stream)
+    fast = 0
+    for raw in generate(1, Scale.small())[stream]:
+        record = shaper.shape_record(raw, {"projectId": 1} if stream in CHILDREN else None)
+        assert conformer.fits(json.loads(json.dumps(record))), record["id"]
+        for _ in range(20):
+            sent = json.loads(json.dumps(record))
+            sent[rng.choice(sorted(sent.keys() - set(schema["required"])))] = rng.choice(WEIRD)
+            before = json.loads(json.dumps(sent))
+            if conformer.fits(sent):
+                fast += 1
+                assert conformer.check(sent) == before
+            out = conformer(json.loads(json.dumps(before)))
+            assert not list(validator.iter_errors(out)), (stream, before)
+    assert fast > 0
+
+
+CONTEXTS = {"invoice-lines": {"invoiceId": 1}, "invoice-payments": {"invoiceId": 1}}
+
+
+@pytest.mark.parametrize("stream", ALL_STREAMS)
+def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
+    """`shape_record` reads ids and times inside objects: text there must reach `_drift`."""
+    tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
+    shaper = tap.streams[stream]
+    schema = declared(stream)
+    properties = {n: p for n, p in schema["properties"].items() if n != DRIFT}
+    objects = [n for n, p in properties.items() if {"object", "array"} & set(p["type"])]
+    raw = {shaper.id_key: 1, **dict.fromkeys(objects, "x"), "createdAt": 17e11}
+    context = CONTEXTS.get(stream, {"projectId": 1} if stream in CHILDREN else None)
+    record = Conformer(stream, schema)(shaper.shape_record(raw, context))
+    assert_valid(stream, record)
+    assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(objects, "x")
+
+
+def test_emulator_command_line_drift_option():
+    """`python -m rocketlane_emulator --drift` lists what it drifted and serves it."""
+    root = Path(__file__).parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rocketlane_emulator", "--port", "0", "--size", "small", "--drift"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
+        with Emulator(seed=1, scale=Scale.small(), drift=True) as same:
+            expected = same.drifted
+        printed = [proc.stdout.readline().strip() for _ in expected]
+        assert printed == [
+            f"drifted: {d.stream} {d.record_id} {d.field} = {d.value!r}" for d in expected
+        ]
+        [user] = [d for d in expected if d.kind == "unknown-property"]
+        answer = requests.get(f"{base_url}/users", headers={"api-key": "demo-key"}, timeout=10)
+        [sent] = [u for u in answer.json()["data"] if u["userId"] == user.record_id]
+        assert sent[user.field] == user.value
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_each_stream_declares_its_schema_once(drift_sync):
+    """Once per run, with `_drift`: not again for each project a child stream visits."""
+    declared_by = Counter(m["stream"] for m in drift_sync.messages if m["type"] == "SCHEMA")
+    assert declared_by == dict.fromkeys(STREAMS, 1)
