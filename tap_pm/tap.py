@@ -17,7 +17,6 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_pm import streams
 from tap_pm.client import (
-    DEFAULT_BACKOFF_FACTOR,
     DEFAULT_LOOKBACK_MINUTES,
     RequestBudget,
     TapPMError,
@@ -28,6 +27,7 @@ from tap_pm.clock import ApiClock
 from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_START
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.projects import DEFAULT_REVISIT_HOURS, MIN_REVISITS
+from tap_pm.retries import DEFAULT_BACKOFF_FACTOR, DEFAULT_MAX_RETRIES
 
 if t.TYPE_CHECKING:
     import click
@@ -261,9 +261,12 @@ class TapPM(Tap):
         th.Property(
             "max_retries",
             th.IntegerType(minimum=0),
-            default=3,
+            default=DEFAULT_MAX_RETRIES,
             title="Max retries",
-            description="Retries for 5xx answers, connection errors, timeouts and invalid JSON.",
+            description=(
+                "Retries of a request after a 5xx answer, a connection error, a timeout or "
+                "invalid JSON. Each counts against `max_requests_per_minute`."
+            ),
         ),
         th.Property(
             "retry_backoff_factor",
@@ -271,7 +274,9 @@ class TapPM(Tap):
             default=DEFAULT_BACKOFF_FACTOR,
             title="Retry backoff factor (s)",
             description=(
-                "Exponential backoff: retry n waits factor * 2^(n-1) seconds (1, 2, 4 s)."
+                "The tap retries a failing request for factor * (2^max_retries - 1) seconds "
+                "(7 s by default): all retries but the last come quickly, after up to "
+                "factor/8, factor/4, ... seconds (random jitter); the last waits out the rest."
             ),
         ),
         th.Property(
