@@ -255,19 +255,19 @@ class RocketlaneStream(VersionedStream):
     _full_listing = False
 
     def start_ms(self, context: Context | None) -> int | None:
-        """The incremental filter: the bookmark less the look-back (or `start_date`), epoch ms."""
-        if not self.replication_key or self._full_listing:
+        """The `updatedAt` filter, epoch ms: the bookmark less the look-back, within the scope.
+
+        The scope's start (`start_date`, see versions.py) alone filters a complete listing.
+        """
+        if not self.replication_key:
             return None
-        start = self.get_starting_timestamp(context)
-        if start is None:
-            return None
-        since = to_epoch_ms(start)
+        scope = self.scope_start or None
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if self._full_listing or self._tap.scope_widened or not bookmark:  # type: ignore[attr-defined]
+            return scope
         lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
-        if lookback_ms and self.get_context_state(context).get("replication_key_value"):
-            since -= lookback_ms
-            if start_date := self.config.get("start_date"):
-                since = max(since, to_epoch_ms(parse_rfc3339(start_date)))
-        return since
+        since = to_epoch_ms(parse_rfc3339(bookmark)) - lookback_ms
+        return since if scope is None else max(since, scope)
 
     def get_url_params(
         self,
@@ -460,7 +460,7 @@ class RocketlaneStream(VersionedStream):
                 raise TapPMError(msg) from exc
             self._cap_bookmark(context)
             if self._full_listing:
-                self.end_listing(context, len(emitted))
+                self.end_listing(context, emitted)
             if self.parent_stream_type and context:
                 self.get_context_state(context)[VISITED_AT] = self._tap.initialized_at // 1000
                 self.progress.parent_done(self.name)

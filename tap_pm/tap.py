@@ -28,6 +28,7 @@ from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_ST
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.projects import DEFAULT_REVISIT_HOURS, MIN_REVISITS
 from tap_pm.retries import DEFAULT_BACKOFF_FACTOR, DEFAULT_MAX_RETRIES
+from tap_pm.versions import deletion_notices
 
 if t.TYPE_CHECKING:
     import click
@@ -343,23 +344,44 @@ class TapPM(Tap):
         """Table versions to activate once every stream has synced: stream name -> version."""
         return {}
 
+    @cached_property
+    def versioned_streams(self) -> list[VersionedStream]:
+        """Streams this sync reads (selected, or parents of selected ones)."""
+        return [
+            t.cast("VersionedStream", s)
+            for s in self.streams.values()
+            if s.selected or s.has_selected_descendents
+        ]
+
+    @cached_property
+    def scope_widened(self) -> bool:
+        """`start_date` moved earlier than a table was listed from: this sync lists it all."""
+        return any(s.scope_moved_earlier for s in self.versioned_streams if s.replication_key)
+
     # The SDK marks sync_all final, but it has no hook after the last stream; activations
     # must come only then, so this wraps it and still runs the SDK's own.
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every stream; only then activate the complete listings' versions.
+        """Sync every stream; only then send tombstones and activate complete listings.
 
         A sync that fails or is killed part-way therefore deletes nothing in the warehouse.
         """
-        for stream in self.streams.values():
-            if stream.selected or stream.has_selected_descendents:
-                self.progress.expect(
-                    stream.name,
-                    parent=getattr(stream.parent_stream_type, "name", None),
-                    last_requests=stream.stream_state.get(LAST_REQUESTS),
-                )
+        for notice in deletion_notices(self.versioned_streams, self.config):
+            self.logger.warning(notice)
+        for stream in self.versioned_streams:
+            stream.tombstone_version  # noqa: B018 - read before this sync activates anything
+            self.progress.expect(
+                stream.name,
+                parent=getattr(stream.parent_stream_type, "name", None),
+                last_requests=stream.stream_state.get(LAST_REQUESTS),
+            )
         super().sync_all()
+        for stream in self.versioned_streams:
+            stream.send_tombstones()
         for stream, version in self.activations.values():
             stream.activate(version)
+        for stream in self.versioned_streams:
+            stream.record_scope()
+        self.state_writer.write_state(self.state)
 
     @cached_property
     def progress(self) -> SyncProgress:

@@ -56,7 +56,7 @@ class Stream:
         return f"HTTP {response.status_code}"
 
 
-class Failed(Exception):
+class FailedError(Exception):
     pass
 
 
@@ -66,7 +66,8 @@ def always_failing(clock: FakeClock, seconds_per_request: float = 0.0):
     def request(prepared, context):
         calls.append(clock.now)
         clock.now += seconds_per_request
-        raise requests.exceptions.ConnectionError("refused")
+        msg = "refused"
+        raise requests.exceptions.ConnectionError(msg)
 
     return request, calls
 
@@ -100,8 +101,8 @@ def test_waits_are_jittered():
 def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries, factor):
     stream = Stream(max_retries=max_retries, retry_backoff_factor=factor)
     request, calls = always_failing(clock)
-    send = with_retries(stream, request, Failed)
-    with pytest.raises(Failed, match=f"tasks: giving up after {max_retries + 1} attempts: "):
+    send = with_retries(stream, request, FailedError)
+    with pytest.raises(FailedError, match=f"tasks: giving up after {max_retries + 1} attempts: "):
         send(prepared(), None)
     assert len(calls) == max_retries + 1
     assert len(stream.logged) == max_retries
@@ -115,15 +116,15 @@ def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries
 def test_slow_failures_still_get_every_retry(clock):
     stream = Stream(max_retries=3, retry_backoff_factor=1)
     request, calls = always_failing(clock, seconds_per_request=120)  # timeouts
-    with pytest.raises(Failed):
-        with_retries(stream, request, Failed)(prepared(), None)
+    with pytest.raises(FailedError):
+        with_retries(stream, request, FailedError)(prepared(), None)
     assert len(calls) == 4
 
 
 def test_no_retries(clock):
     request, calls = always_failing(clock)
-    with pytest.raises(Failed, match="giving up after 1 attempts"):
-        with_retries(Stream(max_retries=0), request, Failed)(prepared(), None)
+    with pytest.raises(FailedError, match="giving up after 1 attempts"):
+        with_retries(Stream(max_retries=0), request, FailedError)(prepared(), None)
     assert len(calls) == 1
 
 
@@ -134,11 +135,12 @@ def test_a_fault_costs_a_fraction_of_a_second(clock):
 
     def flaky(prepared, context):
         if next(counter) == 0:
-            raise RetriableAPIError("HTTP 503", response)
+            msg = "HTTP 503"
+            raise RetriableAPIError(msg, response)
         return "ok"
 
     stream = Stream()  # the defaults: 3 retries, factor 1
-    assert with_retries(stream, flaky, Failed)(prepared(), None) == "ok"
+    assert with_retries(stream, flaky, FailedError)(prepared(), None) == "ok"
     assert len(clock.sleeps) == 1
     assert clock.sleeps[0] <= 0.125
 
