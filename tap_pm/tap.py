@@ -105,8 +105,10 @@ class TapPM(Tap):
             th.DateTimeType,
             title="Start date",
             description=(
-                "Only sync records updated at or after this instant (RFC 3339) on the "
-                "first run; later runs continue from the bookmark. `time-offs` and the opt-in "
+                "Only sync records updated at or after this instant (RFC 3339): the scope of "
+                "every table, deletions included. Moved later, a state keeps the earlier start "
+                "(nothing loaded leaves; a sync without state narrows); moved earlier, the next "
+                "sync lists everything from it, as a reconcile. `time-offs` and the opt-in "
                 "streams (no `updatedAt` filter) are always synced in full."
             ),
         ),
@@ -119,8 +121,9 @@ class TapPM(Tap):
                 "Carry deletions to the warehouse: every record has its table's version, and "
                 "after a sync that listed a table completely, ACTIVATE_VERSION tells the target "
                 "to delete (`hard_delete`) or mark (`_sdc_deleted_at`) rows Rocketlane no longer "
-                "has. Only after a successful sync, never with `start_date`, and for project "
-                "lists never with `project_ids`."
+                "has; deleted spaces, phases and documents also come as records with "
+                "`_sdc_deleted_at`. Only after a successful sync, and for project lists never "
+                "with `project_ids`."
             ),
         ),
         th.Property(

@@ -605,6 +605,8 @@ def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
         **postgres.loader_env(database),
         "TARGET_POSTGRES_HARD_DELETE": str(hard).lower(),
         "MELTANO_RUN_STATE_ID_SUFFIX": f"deletions-{hard}",  # its own state
+        # As Meltano users set it: the scope (here the whole workspace), not an off switch.
+        "TAP_PM_START_DATE": "2024-01-01T00:00:00Z",
     }
     meltano.run("tap-pm", "target-postgres", emulator, **env)  # the full sync
     check_deletions(postgres.read(database), emulator, STREAMS, {}, hard=hard)
