@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,19 +27,26 @@ from bench import KEY, SHIFTED_CLOCK, final_state, run  # noqa: E402
 from rocketlane_emulator import Emulator, Faults, Scale  # noqa: E402
 
 
-def tap(
+def tap(  # noqa: PLR0913 - a command line, spelled out
     python: str,
     emu: Emulator,
     tmp: Path,
     name: str,
+    *,
     state: dict | None = None,
+    previous_start: float = 0,
 ) -> bench.Run:
-    """Run a venv's tap-pm; with `state`, as the sync an hour after the one that left it."""
+    """Run a venv's tap-pm; with `state`, as the sync an hour after the one that left it.
+
+    An hour after `previous_start` exactly, whatever the previous sync took on this machine:
+    the revisit share depends on the time between the two syncs' starts.
+    """
     settings = {"api_key": KEY, "base_url": emu.base_url, "max_requests_per_minute": 10**6}
     (tmp / f"{name}.json").write_text(json.dumps(settings))
     args = [str(Path(python).parent / "tap-pm")]
     if state is not None:
-        args = [python, str(SHIFTED_CLOCK), "3600"]
+        offset = 3600 - (time.time() - previous_start)
+        args = [python, str(SHIFTED_CLOCK), str(offset)]
         (tmp / f"{name}-state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp / f"{name}-state.json")]
     args += ["--config", str(tmp / f"{name}.json")]
@@ -48,11 +56,12 @@ def tap(
 def sizes(python: str, projects: int, tmp: Path) -> dict:
     with Emulator(seed=1, scale=Scale.large(projects=projects), api_key=KEY) as emu:
         emu.reset_log()
+        started = time.time()
         full = tap(python, emu, tmp, f"full-{projects}")
         full_requests = len(emu.request_log)
         state = final_state(tmp / f"full-{projects}.out")
         emu.reset_log()
-        tap(python, emu, tmp, f"incremental-{projects}", state=state)
+        tap(python, emu, tmp, f"incremental-{projects}", state=state, previous_start=started)
         after = final_state(tmp / f"incremental-{projects}.out")
         return {
             "full_requests": full_requests,
