@@ -1,4 +1,4 @@
-"""The one base stream: URL, auth, query parameters, request budget and retries."""
+"""The one base stream: URL, auth, query parameters and the request budget (retries.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from importlib import resources
 
-import backoff
 import click
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
@@ -25,6 +24,7 @@ from tap_pm.clock import ApiClock, seconds_until
 from tap_pm.conform import ConformedStream, DriftSchemaDirectory
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
+from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -42,21 +42,10 @@ DEFAULT_RATE_LIMIT_WAIT = 60.0
 MIN_RATE_LIMIT_WAIT = 0.1  # a 429 whose resume time has passed must not become a hot loop
 MAX_TOKEN_RESTARTS = 5
 DEFAULT_LOOKBACK_MINUTES = 5
-# A 5xx is usually one bad answer: retrying after 1 s (then 2, 4) recovers as soon as the API
-# does; the seed's factor of 2 spent 2 s on each, three times what other connectors lose.
-DEFAULT_BACKOFF_FACTOR = 1
 MIN_REALISTIC_KEY_LENGTH = 8
 STATE_INTERVAL_SECONDS = 30
 #: Child partition state: when the parent's children were last read (epoch s, tap clock).
 VISITED_AT = "visited_at"
-RETRIABLE_ERRORS = (
-    RetriableAPIError,
-    ConnectionError,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 
 
 def mask_secret(text: str, secret: str) -> str:
@@ -267,19 +256,19 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     _full_listing = False
 
     def start_ms(self, context: Context | None) -> int | None:
-        """The incremental filter: the bookmark less the look-back (or `start_date`), epoch ms."""
-        if not self.replication_key or self._full_listing:
+        """The `updatedAt` filter, epoch ms: the bookmark less the look-back, within the scope.
+
+        The scope's start (`start_date`, see versions.py) alone filters a complete listing.
+        """
+        if not self.replication_key:
             return None
-        start = self.get_starting_timestamp(context)
-        if start is None:
-            return None
-        since = to_epoch_ms(start)
+        scope = self.scope_start or None
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if self._full_listing or self._tap.scope_widened or not bookmark:  # type: ignore[attr-defined]
+            return scope
         lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
-        if lookback_ms and self.get_context_state(context).get("replication_key_value"):
-            since -= lookback_ms
-            if start_date := self.config.get("start_date"):
-                since = max(since, to_epoch_ms(parse_rfc3339(start_date)))
-        return since
+        since = to_epoch_ms(parse_rfc3339(bookmark)) - lookback_ms
+        return since if scope is None else max(since, scope)
 
     def get_url_params(
         self,
@@ -373,48 +362,20 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 self.budget.wait_out(exc.wait_seconds, self.name)
 
     def request_decorator(self, func: Callable) -> Callable:
-        """Retry errors with exponential backoff; when retries run out, say what failed."""
-        max_retries = int(self.config.get("max_retries", 3))
-        retrying = backoff.on_exception(
-            backoff.expo,
-            RETRIABLE_ERRORS,
-            max_tries=max_retries + 1,
-            jitter=None,
-            on_backoff=self.backoff_handler,
-            logger=None,
-            base=2,
-            factor=float(self.config.get("retry_backoff_factor", DEFAULT_BACKOFF_FACTOR)),
-        )(func)
-
-        def send(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:  # noqa: ANN401
-            try:
-                return retrying(prepared_request, context)
-            except RETRIABLE_ERRORS as exc:
-                msg = (
-                    f"{self.name}: giving up after {max_retries + 1} attempts: "
-                    f"{self._failure(exc, prepared_request)}."
-                )
-                raise TapPMError(msg) from exc
-
-        return send
-
-    def _failure(self, exc: BaseException, request: requests.PreparedRequest) -> str:
-        response = getattr(exc, "response", None)
-        if isinstance(exc, RetriableAPIError) and response is not None:
-            return f"{exc} — {self.describe(response)}"
-        return f"{type(exc).__name__} on {request.method} {request.path_url} ({exc})"
+        """Retry errors as retries.py says; when retries run out, say what failed."""
+        return with_retries(self, func, TapPMError)
 
     def backoff_handler(self, details: Details) -> None:
         """Log each retry on one line."""
         exc = details.get("exception")
         request = details["args"][0]
         self.logger.warning(
-            "%s: retry %d of %s in %.1fs after %s",
+            "%s: retry %d of %s in %.2fs after %s",
             self.name,
             details["tries"],
-            self.config.get("max_retries", 3),
+            self.config.get("max_retries", DEFAULT_MAX_RETRIES),
             details.get("wait") or 0.0,
-            self._failure(exc, request) if exc else "an error",
+            describe_failure(self, exc, request) if exc else "an error",
         )
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
@@ -501,7 +462,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 raise TapPMError(msg) from exc
             self._cap_bookmark(context)
             if self._full_listing:
-                self.end_listing(context, len(emitted))
+                self.end_listing(context, emitted)
             if self.parent_stream_type and context:
                 self.get_context_state(context)[VISITED_AT] = self._tap.initialized_at // 1000
                 self.progress.parent_done(self.name)

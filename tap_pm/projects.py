@@ -56,6 +56,7 @@ class ParentStream(RocketlaneStream):
     """
 
     _known: set[int] | None = None
+    tombstones_children = True
 
     def _scope(self) -> dict[str, t.Any]:
         return {
@@ -66,7 +67,8 @@ class ParentStream(RocketlaneStream):
 
     def _known_projects(self, context: Context | None) -> set[int] | None:
         """Projects the last sync visited, if it had this scope; else None (list them all)."""
-        if super().start_ms(context) is None or self.stream_state.get("scope") != self._scope():
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if not bookmark or self.reconciling or self.stream_state.get("scope") != self._scope():
             return None
         known: set[int] = set()
         for child in self._children:
@@ -75,9 +77,9 @@ class ParentStream(RocketlaneStream):
         return known
 
     def start_ms(self, context: Context | None) -> int | None:
-        """Without a known set of projects, list them all: unchanged ones have children too."""
+        """Without a known set of projects, list all in scope: unchanged ones have children too."""
         if self._children and self._known is None:
-            return None
+            return self.scope_start or None
         return super().start_ms(context)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
@@ -157,18 +159,25 @@ class ParentStream(RocketlaneStream):
         """Drop the partitions of deleted projects (404), and of projects no longer listed.
 
         `in_scope` is given when every project in scope was listed, so any other is gone.
+        Their rows are gone too: tombstones for them, and for a project that answered 404.
         """
+        deleted: set[int] = set()
         for child in self._children:
             partitions = child.stream_state.get("partitions")
             if not partitions:
                 continue
             gone = child.gone_parents
-            child.stream_state["partitions"] = [
-                p
-                for p in partitions
-                if p["context"].get("projectId") not in gone
-                and (in_scope is None or p["context"].get("projectId") in in_scope)
-            ]
+            deleted |= gone
+            kept = []
+            for partition in partitions:
+                project_id = partition["context"].get("projectId")
+                if project_id in gone or (in_scope is not None and project_id not in in_scope):
+                    child.forget_partition(partition)
+                else:
+                    kept.append(partition)
+            child.stream_state["partitions"] = kept
+        for project_id in sorted(deleted):
+            self.found_deleted([project_id], {"projectId": project_id})
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
         """Children are listed per project."""

@@ -18,7 +18,6 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_pm import streams
 from tap_pm.client import (
-    DEFAULT_BACKOFF_FACTOR,
     DEFAULT_LOOKBACK_MINUTES,
     RequestBudget,
     TapPMError,
@@ -31,6 +30,8 @@ from tap_pm.live_check import check_live as run_live_check
 from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_START
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.projects import DEFAULT_REVISIT_HOURS, MIN_REVISITS
+from tap_pm.retries import DEFAULT_BACKOFF_FACTOR, DEFAULT_MAX_RETRIES
+from tap_pm.versions import deletion_notices
 
 if t.TYPE_CHECKING:
     import click
@@ -108,8 +109,10 @@ class TapPM(Tap):
             th.DateTimeType,
             title="Start date",
             description=(
-                "Only sync records updated at or after this instant (RFC 3339) on the "
-                "first run; later runs continue from the bookmark. `time-offs` and the opt-in "
+                "Only sync records updated at or after this instant (RFC 3339): the scope of "
+                "every table, deletions included. Moved later, a state keeps the earlier start "
+                "(nothing loaded leaves; a sync without state narrows); moved earlier, the next "
+                "sync lists everything from it, as a reconcile. `time-offs` and the opt-in "
                 "streams (no `updatedAt` filter) are always synced in full."
             ),
         ),
@@ -122,8 +125,9 @@ class TapPM(Tap):
                 "Carry deletions to the warehouse: every record has its table's version, and "
                 "after a sync that listed a table completely, ACTIVATE_VERSION tells the target "
                 "to delete (`hard_delete`) or mark (`_sdc_deleted_at`) rows Rocketlane no longer "
-                "has. Only after a successful sync, never with `start_date`, and for project "
-                "lists never with `project_ids`."
+                "has; deleted spaces, phases and documents also come as records with "
+                "`_sdc_deleted_at`. Only after a successful sync, and for project lists never "
+                "with `project_ids`."
             ),
         ),
         th.Property(
@@ -265,9 +269,12 @@ class TapPM(Tap):
         th.Property(
             "max_retries",
             th.IntegerType(minimum=0),
-            default=3,
+            default=DEFAULT_MAX_RETRIES,
             title="Max retries",
-            description="Retries for 5xx answers, connection errors, timeouts and invalid JSON.",
+            description=(
+                "Retries of a request after a 5xx answer, a connection error, a timeout or "
+                "invalid JSON. Each counts against `max_requests_per_minute`."
+            ),
         ),
         th.Property(
             "retry_backoff_factor",
@@ -275,7 +282,9 @@ class TapPM(Tap):
             default=DEFAULT_BACKOFF_FACTOR,
             title="Retry backoff factor (s)",
             description=(
-                "Exponential backoff: retry n waits factor * 2^(n-1) seconds (1, 2, 4 s)."
+                "The tap retries a failing request for factor * (2^max_retries - 1) seconds "
+                "(7 s by default): all retries but the last come quickly, after up to "
+                "factor/8, factor/4, ... seconds (random jitter); the last waits out the rest."
             ),
         ),
         th.Property(
@@ -342,23 +351,44 @@ class TapPM(Tap):
         """Table versions to activate once every stream has synced: stream name -> version."""
         return {}
 
+    @cached_property
+    def versioned_streams(self) -> list[VersionedStream]:
+        """Streams this sync reads (selected, or parents of selected ones)."""
+        return [
+            t.cast("VersionedStream", s)
+            for s in self.streams.values()
+            if s.selected or s.has_selected_descendents
+        ]
+
+    @cached_property
+    def scope_widened(self) -> bool:
+        """`start_date` moved earlier than a table was listed from: this sync lists it all."""
+        return any(s.scope_moved_earlier for s in self.versioned_streams if s.replication_key)
+
     # The SDK marks sync_all final, but it has no hook after the last stream; activations
     # must come only then, so this wraps it and still runs the SDK's own.
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every stream; only then activate the complete listings' versions.
+        """Sync every stream; only then send tombstones and activate complete listings.
 
         A sync that fails or is killed part-way therefore deletes nothing in the warehouse.
         """
-        for stream in self.streams.values():
-            if stream.selected or stream.has_selected_descendents:
-                self.progress.expect(
-                    stream.name,
-                    parent=getattr(stream.parent_stream_type, "name", None),
-                    last_requests=stream.stream_state.get(LAST_REQUESTS),
-                )
+        for notice in deletion_notices(self.versioned_streams, self.config):
+            self.logger.warning(notice)
+        for stream in self.versioned_streams:
+            stream.tombstone_version  # noqa: B018 - read before this sync activates anything
+            self.progress.expect(
+                stream.name,
+                parent=getattr(stream.parent_stream_type, "name", None),
+                last_requests=stream.stream_state.get(LAST_REQUESTS),
+            )
         super().sync_all()
+        for stream in self.versioned_streams:
+            stream.send_tombstones()
         for stream, version in self.activations.values():
             stream.activate(version)
+        for stream in self.versioned_streams:
+            stream.record_scope()
+        self.state_writer.write_state(self.state)
 
     @cached_property
     def progress(self) -> SyncProgress:

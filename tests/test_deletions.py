@@ -1,9 +1,9 @@
-"""Deletions reach the warehouse: table versions and ACTIVATE_VERSION, end to end via the CLI.
+"""Deletions reach the warehouse: table versions, ACTIVATE_VERSION and tombstones, via the CLI.
 
 A small model of an SDK SQL target stands in for the warehouse here (test_meltano.py proves
-the same with target-postgres): RECORDs upsert on `id` with their version, and
-`ACTIVATE_VERSION v` deletes (or marks) every row of that table whose version is below v or
-missing, as target-postgres does.
+the same with target-postgres): RECORDs upsert on `id` with their version (a tombstone, one
+with `_sdc_deleted_at`, upserts a marked row in both modes), and `ACTIVATE_VERSION v` deletes
+(or marks) every row of that table whose version is below v or missing, as target-postgres does.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import json
 import signal
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
 from conftest import (
+    API_KEY,
     CHANGES_ONLY,
     STREAMS,
     TAP,
@@ -27,11 +29,11 @@ from conftest import (
     tap_config,
 )
 
+from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-
-    from rocketlane_emulator import Emulator
 
 # Deletions every sync finds, without extra requests.
 EVERY_SYNC = ("spaces", "phases", "space-documents", "users", "fields", "time-offs")
@@ -48,7 +50,9 @@ class Warehouse:
         for message in messages:
             table = self.tables.setdefault(message.get("stream", ""), {})
             if message["type"] == "RECORD":
-                table[message["record"]["id"]] = (message.get("version"), False)
+                record = message["record"]
+                deleted = record.get("_sdc_deleted_at") is not None
+                table[record["id"]] = (message.get("version"), deleted)
             elif message["type"] == "ACTIVATE_VERSION":
                 for rid, (version, _) in list(table.items()):
                     if version is None or version < message["version"]:
@@ -155,10 +159,9 @@ def test_a_sync_without_state_reconciles(emulator, tmp_path):
     ("settings", "activated"),
     [
         ({"project_ids": [5_000_000_001, 5_000_000_002]}, {"users", "fields", "time-offs"}),
-        ({"start_date": "2024-01-01T00:00:00Z"}, {"time-offs"}),
         ({"emit_activate_version_messages": False}, set()),
     ],
-    ids=["project_ids", "start_date", "off"],
+    ids=["project_ids", "off"],
 )
 def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, settings, activated):
     warehouse = Warehouse()
@@ -170,6 +173,213 @@ def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, sett
     assert set(activations(second)) == activated
     if not activated:
         assert all("version" not in m for m in second.messages if m["type"] == "RECORD")
+        assert not [m for m in second.messages if "_sdc_deleted_at" in m.get("record", {})]
+
+
+NOTICES = {
+    "off": (
+        {"emit_activate_version_messages": False},
+        (
+            "Deletions are off (emit_activate_version_messages: false): rows deleted in Rocketlane "
+            "stay in fields, phases, projects, space-documents, spaces, tasks, time-entries, "
+            "time-offs, users."
+        ),
+    ),
+    "project_ids": (
+        {"project_ids": [5_000_000_001]},
+        (
+            "project_ids narrows deletions: rows deleted in Rocketlane are never removed from "
+            "projects, tasks, time-entries; in phases, space-documents, spaces they are marked "
+            "_sdc_deleted_at but kept, even with hard_delete."
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOTICES)
+def test_a_sync_says_once_at_its_start_when_deletions_are_off_or_narrowed(
+    shared_emulator, tmp_path, case
+):
+    settings, notice = NOTICES[case]
+    run = run_tap(tmp_path, tap_config(shared_emulator, **settings))
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stderr.splitlines()
+    assert sum(notice in line for line in lines) == 1
+    [at] = [i for i, line in enumerate(lines) if notice in line]
+    assert not any("Progress" in line for line in lines[:at])  # before any stream's work
+    default = run_tap(tmp_path, tap_config(shared_emulator))
+    assert "Deletions are off" not in default.stderr
+    assert "narrows deletions" not in default.stderr
+
+
+# --------------------------------------------------------------------- start_date, the scope
+START = "2025-06-01T00:00:00Z"
+LATER = "2025-09-01T00:00:00Z"
+CHILD_STREAMS = ("spaces", "phases", "space-documents")
+
+
+def ms(moment: str) -> int:
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def in_scope(emu: Emulator, start: str) -> dict[str, set[int]]:
+    """Per stream, the live records a sync from `start` holds: updated at or after it (children:
+    of projects in scope too); time-offs have no `updatedAt` and are all in scope."""
+    since = ms(start)
+    scope = {}
+    for stream in STREAMS:
+        key = ID_KEYS[stream]
+        records = emu.truth(stream)
+        scope[stream] = {r[key] for r in records if r.get("updatedAt", since) >= since}
+    for stream in CHILD_STREAMS:
+        scope[stream] = {c for c in scope[stream] if emu.project_of(stream, c) in scope["projects"]}
+    return scope
+
+
+def test_start_date_sets_the_scope_and_deletions_reach_it(emulator, tmp_path):
+    warehouse = Warehouse()
+    first = sync(tmp_path, emulator, warehouse, None, start_date=START)
+    assert set(activations(first)) == set(STREAMS)
+    scope = in_scope(emulator, START)
+    for stream in STREAMS:
+        assert warehouse.live(stream) == scope[stream], stream
+        assert scope[stream] < emulator.ids(stream) or stream == "time-offs", stream
+
+    deleted = {stream: sorted(scope[stream])[1] for stream in STREAMS}
+    for stream, rid in deleted.items():
+        emulator.delete(stream, rid)
+    second = sync(tmp_path, emulator, warehouse, first.final_state, start_date=START)
+    scope = in_scope(emulator, START)
+    for stream in (*EVERY_SYNC,):
+        assert warehouse.live(stream) == scope[stream], stream
+    for stream in CHANGES_ONLY:  # not proven yet: nothing live is missing, nothing deleted
+        assert warehouse.live(stream) >= scope[stream], stream
+
+    reconcile = sync(
+        tmp_path, emulator, warehouse, second.final_state, start_date=START, reconcile=True
+    )
+    assert set(activations(reconcile)) == set(STREAMS)
+    for stream in STREAMS:
+        assert warehouse.live(stream) == scope[stream], stream
+    for message in reconcile.messages:  # every listing was filtered by start_date alone
+        assert (
+            message["type"] != "RECORD"
+            or "_sdc_deleted_at" in message["record"]
+            or (message["record"].get("updatedAt") or START) >= START
+        )
+
+
+def test_moving_start_date_later_keeps_what_was_loaded_until_a_sync_without_state(
+    emulator, tmp_path
+):
+    warehouse = Warehouse()
+    first = sync(tmp_path, emulator, warehouse, None, start_date=START)
+    wide = in_scope(emulator, START)
+    narrow = in_scope(emulator, LATER)
+    assert narrow["tasks"] < wide["tasks"]
+    later = sync(tmp_path, emulator, warehouse, first.final_state, start_date=LATER, reconcile=True)
+    notices = [line for line in later.stderr.splitlines() if "is later than" in line]
+    assert len(notices) == 1
+    assert "2025-09-01T00:00:00Z" in notices[0]
+    assert "2025-06-01T00:00:00Z" in notices[0]
+    assert "--full-refresh" in notices[0]
+    for stream in STREAMS:  # the reconcile listed from the earlier start: nothing left
+        assert warehouse.live(stream) == wide[stream], stream
+    again = sync(tmp_path, emulator, warehouse, later.final_state, start_date=LATER)
+    assert "is later than" in again.stderr  # the state keeps the earlier start
+    # A sync without state lists from the new start_date: older rows leave the tables.
+    sync(tmp_path, emulator, warehouse, None, start_date=LATER)
+    for stream in STREAMS:
+        assert warehouse.live(stream) == narrow[stream], stream
+
+
+def test_moving_start_date_earlier_fills_in_the_gap_and_reconciles(emulator, tmp_path):
+    warehouse = Warehouse()
+    first = sync(tmp_path, emulator, warehouse, None, start_date=LATER)
+    emulator.delete("tasks", min(in_scope(emulator, LATER)["tasks"]))
+    earlier = sync(tmp_path, emulator, warehouse, first.final_state, start_date=START)
+    assert "start_date moved earlier, to 2025-06-01T00:00:00Z" in earlier.stderr
+    assert set(activations(earlier)) == set(STREAMS)
+    wide = in_scope(emulator, START)
+    for stream in STREAMS:
+        assert warehouse.live(stream) == wide[stream], stream
+    # The next sync is a regular incremental one again.
+    after = sync(tmp_path, emulator, warehouse, earlier.final_state, start_date=START)
+    assert "moved earlier" not in after.stderr
+    assert "tasks" not in activations(after)
+
+
+# ------------------------------------------------------- children, whatever the revisit schedule
+HOUR = 3600
+
+
+@pytest.fixture
+def many_projects():
+    """60 small projects: an hourly sync re-reads 20 of the unchanged ones, not all."""
+    scale = Scale(
+        users=6, projects=60, tasks=60, time_entries=10, time_offs=4, phases_per_project=2,
+        spaces_per_project=1, documents_per_project=1, big_project=None,
+    )  # fmt: skip
+    with Emulator(seed=5, scale=scale, api_key=API_KEY, faults=Faults()) as emu:
+        yield emu
+
+
+def check_listed_projects(
+    emu: Emulator, warehouse: Warehouse, loaded: dict[str, dict[int, int]], listed: set[int]
+) -> None:
+    """Children of every project listed so far equal the live ones; none live is missing."""
+    for stream in CHILD_STREAMS:
+        live = emu.ids(stream)
+        for project in listed:
+            in_project = {i for i, p in loaded[stream].items() if p == project}
+            assert warehouse.live(stream) & in_project == live & in_project, (stream, project)
+        assert warehouse.live(stream) >= live, stream
+
+
+@pytest.mark.parametrize("hard", [True, False], ids=["hard-delete", "soft-delete"])
+def test_a_deleted_child_leaves_at_the_next_sync_that_lists_its_project(
+    many_projects, tmp_path, hard
+):
+    emu = many_projects
+    warehouse = Warehouse(hard_delete=hard)
+    loaded = {stream: {} for stream in CHILD_STREAMS}  # id -> its project, as loaded
+    first = sync(tmp_path, emu, warehouse, None, start_date="2024-01-01T00:00:00Z")
+    for stream in CHILD_STREAMS:
+        loaded[stream] = {i: emu.project_of(stream, i) for i in emu.ids(stream)}
+    deleted_project = min(emu.ids("projects"))  # the longest unread: visited first
+    emu.delete("projects", deleted_project)
+    for stream in CHILD_STREAMS:  # one child of every project
+        for project in emu.ids("projects"):
+            if ids := sorted(i for i, p in loaded[stream].items() if p == project):
+                emu.delete(stream, ids[0])
+    state, seen = first.final_state, set()
+    for hour in (1, 2, 3, 4):
+        emu.reset_log()
+        run = run_tap(
+            tmp_path,
+            tap_config(emu, start_date="2024-01-01T00:00:00Z"),
+            state=state,
+            clock_offset=hour * HOUR,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        warehouse.load(run.messages)
+        state = run.final_state
+        listed = {int(e.params["projectId"]) for e in emu.request_log if e.resource == "phases"}
+        assert len(listed) < len(emu.ids("projects")) or hour > 1  # not every project
+        seen |= listed
+        check_listed_projects(emu, warehouse, loaded, seen)
+        if hour == 1:
+            assert deleted_project in seen  # answered 404: its children and itself went
+            assert deleted_project not in warehouse.live("projects")
+            for stream in CHILD_STREAMS:
+                ids = {i for i, p in loaded[stream].items() if p == deleted_project}
+                assert not ids & warehouse.live(stream), stream
+    assert seen == emu.ids("projects") | {deleted_project}
+    for stream in CHILD_STREAMS:
+        assert warehouse.live(stream) == emu.ids(stream), stream
+        marked = set(warehouse.tables[stream]) - warehouse.live(stream)
+        # hard_delete: the tombstones are gone once every project was listed again.
+        assert marked == (set() if hard else set(loaded[stream]) - emu.ids(stream)), stream
 
 
 def test_a_deselected_parent_is_not_activated(emulator, tmp_path):
@@ -183,13 +393,15 @@ def test_a_deselected_parent_is_not_activated(emulator, tmp_path):
 DELETED_BEFORE_A_FAILURE = ("users", "phases", "time-offs")
 
 
-def loaded_then_deleted(tmp_path: Path, emu: Emulator) -> tuple[Warehouse, dict, dict]:
+def loaded_then_deleted(
+    tmp_path: Path, emu: Emulator, settings: dict
+) -> tuple[Warehouse, dict, dict]:
     """A full sync loaded, then a record deleted from each of DELETED_BEFORE_A_FAILURE.
 
     Returns the warehouse, the sync's state and every table's live rows at that point.
     """
     warehouse = Warehouse()
-    first = sync(tmp_path, emu, warehouse, None)
+    first = sync(tmp_path, emu, warehouse, None, **settings)
     before = {stream: warehouse.live(stream) for stream in STREAMS}
     for stream in DELETED_BEFORE_A_FAILURE:
         emu.delete(stream, min(emu.ids(stream)))
@@ -201,21 +413,30 @@ def at_the_last_list(emu: Emulator, action: Callable[[], object]) -> None:
     emu.hooks.append(lambda resource, _params: action() if resource == "time-offs" else None)
 
 
-def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path):
-    warehouse, state, before = loaded_then_deleted(tmp_path, emulator)
+# Every record of the emulator is updated after this start_date: the scope is the whole workspace.
+WITH_AND_WITHOUT_START_DATE = pytest.mark.parametrize(
+    "settings", [{}, {"start_date": "2024-01-01T00:00:00Z"}], ids=["", "start_date"]
+)
+
+
+@WITH_AND_WITHOUT_START_DATE
+def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path, settings):
+    warehouse, state, before = loaded_then_deleted(tmp_path, emulator, settings)
     at_the_last_list(emulator, lambda: setattr(emulator.faults, "error_rate", 1.0))
-    run = run_tap(tmp_path, tap_config(emulator, max_retries=1), state=state)
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=1, **settings), state=state)
     assert run.returncode != 0
     assert "giving up after 2 attempts" in run.stderr
     assert activations(run) == {}
+    assert not any("_sdc_deleted_at" in m.get("record", {}) for m in run.messages)
     warehouse.load(run.messages)
     for stream in STREAMS:
         assert warehouse.live(stream) == before[stream], stream
 
 
-def test_a_killed_sync_deletes_nothing(emulator, tmp_path):
-    warehouse, state, before = loaded_then_deleted(tmp_path, emulator)
-    (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator)))
+@WITH_AND_WITHOUT_START_DATE
+def test_a_killed_sync_deletes_nothing(emulator, tmp_path, settings):
+    warehouse, state, before = loaded_then_deleted(tmp_path, emulator, settings)
+    (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator, **settings)))
     (tmp_path / "state.json").write_text(json.dumps(state))
     files = {"--config": tmp_path / "config.json", "--state": tmp_path / "state.json"}
     command = [TAP, *(part for option, path in files.items() for part in (option, str(path)))]
@@ -227,11 +448,12 @@ def test_a_killed_sync_deletes_nothing(emulator, tmp_path):
     killed = parse_messages((tmp_path / "out.jsonl").read_text())
     assert any(m["type"] == "RECORD" for m in killed)
     assert not any(m["type"] == "ACTIVATE_VERSION" for m in killed)
+    assert not any("_sdc_deleted_at" in m.get("record", {}) for m in killed)
     warehouse.load(killed)
     for stream in STREAMS:
         assert warehouse.live(stream) == before[stream], stream
     # The next sync, from the last state the killed one printed, finds the deletions.
     states = [m["value"] for m in killed if m["type"] == "STATE"]
-    sync(tmp_path, emulator, warehouse, states[-1])
+    sync(tmp_path, emulator, warehouse, states[-1], **settings)
     for stream in DELETED_BEFORE_A_FAILURE:
         assert warehouse.live(stream) == emulator.ids(stream), stream

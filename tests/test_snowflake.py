@@ -340,5 +340,8 @@ def test_deletions_reach_snowflake(snowflake, emulator, tmp_path, hard):
     emulator.create("phases", min(emulator.ids("phases")))
     check_deletions(run(), emulator, STREAMS, {}, hard=hard)  # an incremental sync loads them
     gone = delete_as_in_the_issue(emulator, added)
-    check_deletions(run(), emulator, EVERY_SYNC, gone, hard=hard)
+    # The SDK's SQL sink applies ACTIVATE_VERSION before writing the records still in its batch
+    # (target-postgres writes them first), so under hard delete a row this sync's tombstone
+    # marked stays, marked, until the table's next activation: the reconcile below.
+    check_deletions(run(), emulator, EVERY_SYNC, gone, hard=hard, tombstones_kept=True)
     check_deletions(run(TAP_PM_RECONCILE="true"), emulator, STREAMS, gone, hard=hard)

@@ -1,0 +1,156 @@
+"""The retry policy (tap_pm/retries.py): quick jittered retries, the former total patience.
+
+Time is simulated: the policy's clock and backoff's sleep advance one fake clock, so the
+waits are exact and the tests take no time.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import requests
+from conftest import run_tap, tap_config
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_pm import retries
+from tap_pm.retries import retry_waits, retry_window, with_retries
+
+
+class FakeClock:
+    """A clock that moves only when something sleeps (or a request takes time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(retries.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr("backoff._sync.time.sleep", fake.sleep)
+    return fake
+
+
+class Stream:
+    """The little of a stream the policy uses."""
+
+    name = "tasks"
+
+    def __init__(self, **config: float) -> None:
+        self.config = config
+        self.logged: list[dict] = []
+
+    def backoff_handler(self, details) -> None:
+        self.logged.append(details)
+
+    def describe(self, response: requests.Response) -> str:
+        return f"HTTP {response.status_code}"
+
+
+class FailedError(Exception):
+    pass
+
+
+def always_failing(clock: FakeClock, seconds_per_request: float = 0.0):
+    calls = []
+
+    def request(prepared, context):
+        calls.append(clock.now)
+        clock.now += seconds_per_request
+        msg = "refused"
+        raise requests.exceptions.ConnectionError(msg)
+
+    return request, calls
+
+
+def prepared() -> requests.PreparedRequest:
+    return requests.Request("GET", "http://127.0.0.1/api/1.0/tasks?pageSize=100").prepare()
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_first_retries_are_quick_and_jittered_the_last_completes_the_window(clock, attempt):
+    waits = retry_waits(factor=1, retries=3)
+    next(waits)  # primed by backoff
+    first, second = waits.send(None), waits.send(None)
+    assert 0 <= first <= 0.125
+    assert 0 <= second <= 0.25
+    clock.now += first + second
+    last = waits.send(None)
+    assert first + second + last == pytest.approx(7.0)  # 1 + 2 + 4 s, as before
+
+
+def test_waits_are_jittered():
+    def first_wait() -> float:
+        waits = retry_waits(factor=1, retries=3)
+        next(waits)
+        return waits.send(None)
+
+    assert len({first_wait() for _ in range(10)}) > 1
+
+
+@pytest.mark.parametrize(("max_retries", "factor"), [(3, 1), (1, 1), (2, 0.5), (6, 2)])
+def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries, factor):
+    stream = Stream(max_retries=max_retries, retry_backoff_factor=factor)
+    request, calls = always_failing(clock)
+    send = with_retries(stream, request, FailedError)
+    with pytest.raises(FailedError, match=f"tasks: giving up after {max_retries + 1} attempts: "):
+        send(prepared(), None)
+    assert len(calls) == max_retries + 1
+    assert len(stream.logged) == max_retries
+    # The former schedule (factor, 2 factor, 4 factor, ...) waited exactly this long.
+    assert calls[-1] - calls[0] == pytest.approx(retry_window(factor=factor, retries=max_retries))
+    assert retry_window(factor=factor, retries=max_retries) == sum(
+        factor * 2**n for n in range(max_retries)
+    )
+
+
+def test_slow_failures_still_get_every_retry(clock):
+    stream = Stream(max_retries=3, retry_backoff_factor=1)
+    request, calls = always_failing(clock, seconds_per_request=120)  # timeouts
+    with pytest.raises(FailedError):
+        with_retries(stream, request, FailedError)(prepared(), None)
+    assert len(calls) == 4
+
+
+def test_no_retries(clock):
+    request, calls = always_failing(clock)
+    with pytest.raises(FailedError, match="giving up after 1 attempts"):
+        with_retries(Stream(max_retries=0), request, FailedError)(prepared(), None)
+    assert len(calls) == 1
+
+
+def test_a_fault_costs_a_fraction_of_a_second(clock):
+    counter = itertools.count()
+    response = requests.Response()
+    response.status_code = 503
+
+    def flaky(prepared, context):
+        if next(counter) == 0:
+            msg = "HTTP 503"
+            raise RetriableAPIError(msg, response)
+        return "ok"
+
+    stream = Stream()  # the defaults: 3 retries, factor 1
+    assert with_retries(stream, flaky, FailedError)(prepared(), None) == "ok"
+    assert len(clock.sleeps) == 1
+    assert clock.sleeps[0] <= 0.125
+
+
+def test_retries_count_against_the_request_budget(emulator, tmp_path):
+    """Every attempt goes through the budget: the sync's request count includes the retries."""
+    emulator.faults.error_rate = 0.2
+    emulator.reset_log()
+    run = run_tap(tmp_path, tap_config(emulator, max_retries=8, progress_interval_seconds=1))
+    assert run.returncode == 0, run.stderr[-2000:]
+    failed = sum(entry.status >= 500 for entry in emulator.request_log)
+    assert failed > 0
+    assert f"sync: {len(emulator.request_log)} requests made" in run.stderr
