@@ -380,6 +380,8 @@ def test_one_value_off_in_a_real_record(stream):
 
 
 CONTEXTS = {"invoice-lines": {"invoiceId": 1}, "invoice-payments": {"invoiceId": 1}}
+# Objects that live may send as bare text, which the tap wraps into the object (live-deviations).
+WRAPPED = {"projects": {"currency": {"currencyCode": "x"}}}
 
 
 @pytest.mark.parametrize("stream", ALL_STREAMS)
@@ -394,7 +396,11 @@ def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
     context = CONTEXTS.get(stream, {"projectId": 1} if stream in CHILDREN else None)
     record = Conformer(stream, schema)(shaper.shape_record(raw, context))
     assert_valid(stream, record)
-    assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(objects, "x")
+    wrapped = WRAPPED.get(stream, {})
+    for name, value in wrapped.items():
+        assert value.items() <= record[name].items(), name
+    drifted = [n for n in objects if n not in wrapped]
+    assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(drifted, "x")
 
 
 def test_emulator_command_line_drift_option():
