@@ -65,6 +65,11 @@ class Warehouse:
         return {rid for rid, (_, deleted) in self.tables.get(stream, {}).items() if not deleted}
 
 
+def tombstone(message: dict) -> bool:
+    """A RECORD saying its row was deleted (live records carry `_sdc_deleted_at: null`)."""
+    return (message.get("record") or {}).get("_sdc_deleted_at") is not None
+
+
 def activations(run: TapRun) -> dict[str, int]:
     return {m["stream"]: m["version"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
 
@@ -173,7 +178,7 @@ def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, sett
     assert set(activations(second)) == activated
     if not activated:
         assert all("version" not in m for m in second.messages if m["type"] == "RECORD")
-        assert not [m for m in second.messages if "_sdc_deleted_at" in m.get("record", {})]
+        assert not [m for m in second.messages if tombstone(m)]
 
 
 NOTICES = {
@@ -268,7 +273,7 @@ def test_start_date_sets_the_scope_and_deletions_reach_it(emulator, tmp_path):
     for message in reconcile.messages:  # every listing was filtered by start_date alone
         assert (
             message["type"] != "RECORD"
-            or "_sdc_deleted_at" in message["record"]
+            or tombstone(message)
             or (message["record"].get("updatedAt") or START) >= START
         )
 
@@ -431,7 +436,7 @@ def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path, settin
     assert run.returncode != 0
     assert "giving up after 2 attempts" in run.stderr
     assert activations(run) == {}
-    assert not any("_sdc_deleted_at" in m.get("record", {}) for m in run.messages)
+    assert not any(tombstone(m) for m in run.messages)
     warehouse.load(run.messages)
     for stream in STREAMS:
         assert warehouse.live(stream) == before[stream], stream
@@ -452,7 +457,7 @@ def test_a_killed_sync_deletes_nothing(emulator, tmp_path, settings):
     killed = parse_messages((tmp_path / "out.jsonl").read_text())
     assert any(m["type"] == "RECORD" for m in killed)
     assert not any(m["type"] == "ACTIVATE_VERSION" for m in killed)
-    assert not any("_sdc_deleted_at" in m.get("record", {}) for m in killed)
+    assert not any(tombstone(m) for m in killed)
     warehouse.load(killed)
     for stream in STREAMS:
         assert warehouse.live(stream) == before[stream], stream
