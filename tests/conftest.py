@@ -8,12 +8,13 @@ import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rocketlane_emulator import Emulator, Faults, Scale
+from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
 
 API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
 TAP = str(Path(sys.executable).parent / "tap-pm")
@@ -35,6 +36,28 @@ LOOKBACK_MS = 5 * 60_000  # the default look-back
 def in_lookback_window(mark_ms: int, updated_ms: int) -> bool:
     """Whether an unchanged record comes again with the default look-back (`>=` the window)."""
     return mark_ms - LOOKBACK_MS <= updated_ms <= mark_ms
+
+
+def ms(moment: str) -> int:
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def in_scope(emu: Emulator, start: str) -> dict[str, set[int]]:
+    """Per stream, the live records a sync from `start` holds: updated at or after it (children:
+    of projects in scope too); time-offs have no `updatedAt` and are all in scope. A record live
+    sends without `updatedAt` (an invited user) matches no `updatedAt` filter, so is out of it."""
+    since = ms(start)
+    scope = {}
+    for stream in STREAMS:
+        key = ID_KEYS[stream]
+        records = emu.truth(stream)
+        if stream == "time-offs":
+            scope[stream] = {r[key] for r in records}
+            continue
+        scope[stream] = {r[key] for r in records if r.get("updatedAt", since - 1) >= since}
+    for stream in CHILDREN:
+        scope[stream] = {c for c in scope[stream] if emu.project_of(stream, c) in scope["projects"]}
+    return scope
 
 
 @dataclass

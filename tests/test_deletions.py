@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,13 +22,14 @@ from conftest import (
     TAP,
     TapRun,
     discover,
+    in_scope,
     parse_messages,
     run_tap,
     select,
     tap_config,
 )
 
-from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
+from rocketlane_emulator import Emulator, Faults, Scale
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -221,28 +221,6 @@ def test_a_sync_says_once_at_its_start_when_deletions_are_off_or_narrowed(
 START = "2025-06-01T00:00:00Z"
 LATER = "2025-09-01T00:00:00Z"
 CHILD_STREAMS = ("spaces", "phases", "space-documents")
-
-
-def ms(moment: str) -> int:
-    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def in_scope(emu: Emulator, start: str) -> dict[str, set[int]]:
-    """Per stream, the live records a sync from `start` holds: updated at or after it (children:
-    of projects in scope too); time-offs have no `updatedAt` and are all in scope. A record live
-    sends without `updatedAt` (an invited user) matches no `updatedAt` filter, so is out of it."""
-    since = ms(start)
-    scope = {}
-    for stream in STREAMS:
-        key = ID_KEYS[stream]
-        records = emu.truth(stream)
-        if stream == "time-offs":
-            scope[stream] = {r[key] for r in records}
-            continue
-        scope[stream] = {r[key] for r in records if r.get("updatedAt", since - 1) >= since}
-    for stream in CHILD_STREAMS:
-        scope[stream] = {c for c in scope[stream] if emu.project_of(stream, c) in scope["projects"]}
-    return scope
 
 
 def test_start_date_sets_the_scope_and_deletions_reach_it(emulator, tmp_path):
