@@ -14,8 +14,9 @@ unknown-property       users            timeZone                       "Europe/P
 nested-text            space-documents  createdBy.userId               "user-<id>"
 =====================  ===============  =============================  ========================
 
-Each goes to the record a third of the way through its stream's ids, so it is deterministic
-for a seed and a size. `Emulator.drifted` lists what was changed, for tests to look for.
+Each goes to the first record its list shows (the lowest id; for a project's children, of the
+first project), so a one-page look meets them all; it is deterministic for a seed and a size.
+`Emulator.drifted` lists what was changed, for tests to look for.
 """
 
 from __future__ import annotations
@@ -60,12 +61,30 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
 }  # fmt: skip
 
 
+def _project_of(data: dict[str, list[Record]], record: Record) -> int | None:
+    if project := record.get("project"):
+        return project["projectId"]
+    if space := record.get("space"):  # a space document: its space's project
+        spaces = {s["spaceId"]: s for s in data["spaces"]}
+        return _project_of(data, spaces[space["spaceId"]])
+    return None
+
+
+def _first_listed(data: dict[str, list[Record]], stream: str, id_key: str) -> Record:
+    """The record a first page shows: the lowest id (of the first project, for its children),
+    so a one-page look such as `tap-pm --check-live` meets every drifted value."""
+    records = data[stream]
+    if stream in {"phases", "space-documents"}:
+        first_project = min(p["projectId"] for p in data["projects"])
+        records = [r for r in records if _project_of(data, r) == first_project]
+    return min(records, key=lambda r: r[id_key])
+
+
 def apply_drift(data: dict[str, list[Record]]) -> list[DriftedValue]:
     """Put one drifted value of each kind into the generated records; return them."""
     drifted = []
     for kind, (stream, id_key, path, make) in KINDS.items():
-        records = sorted(data[stream], key=lambda r, k=id_key: r[k])  # type: ignore[misc]
-        record = records[len(records) // 3]
+        record = _first_listed(data, stream, id_key)
         *parents, name = path.split(".")
         holder = record
         for parent in parents:

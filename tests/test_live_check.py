@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from conftest import API_KEY, STREAMS, discover, run_tap, select, tap_config
 
+from rocketlane_emulator import Emulator, Faults, Scale
 from tap_pm.live_check import SchemaProfile, declared_type, value_type
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from rocketlane_emulator import Emulator
 
 CHECK = "--check-live"
 HEADER = re.compile(r"^== (\S+): (\d+) record\(s\)", re.MULTILINE)
@@ -133,6 +133,23 @@ def test_drifted_values_are_named_and_the_check_fails(emulator, tmp_path):
     assert "string 1" in row(run.stdout, "fields", "createdAt")
     # Only the drifted fields are named.
     assert run.stdout.count("DOES NOT FIT") == len(misfits)
+
+
+def test_the_emulators_drift_option_is_reported_field_by_field(tmp_path):
+    """`Emulator(drift=True)` (`--drift`): every drifted field is named; the check fails."""
+    with Emulator(
+        seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults(), drift=True
+    ) as emu:
+        run = check(tmp_path, tap_config(emu))
+        line = failure_line(run)
+        assert len(emu.drifted) >= 5
+        for value in emu.drifted:
+            named = f"{value.stream}.{value.field}"
+            if value.kind == "unknown-property":  # reported, but not a value that fails a type
+                assert f"not in the schema: {named}" in run.stdout + run.stderr, named
+                assert named not in line.split("not in the schema")[0], named
+            else:
+                assert named in line, named
 
 
 def test_only_undeclared_properties_still_pass(emulator, tmp_path):
