@@ -146,11 +146,15 @@ class VersionedStream(RESTStream["str | None"]):
     # ---------------------------------------------------------------------- versions
     @cached_property
     def sync_version(self) -> int:
-        """This sync's version: its start (epoch s), above every version this table had."""
+        """This sync's version: its start, above every version this table had.
+
+        In epoch milliseconds, as the SDK's own versions: a sync without state knows no earlier
+        version, so its start must pass the last one's, even when syncs follow within a second.
+        """
         state = self.stream_state
         versions = [state.get(TABLE_VERSION) or 0]
         versions += [p.get(PARTITION_VERSION) or 0 for p in state.get("partitions") or []]
-        return max(self._tap.initialized_at // 1000, max(versions) + 1)
+        return max(self._tap.initialized_at, max(versions) + 1)
 
     @cached_property
     def tombstone_version(self) -> int:
