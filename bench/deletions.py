@@ -1,8 +1,9 @@
 """What tracking deletions costs, and what a 5xx costs: issue 16's figures, before and after.
 
 Usage (from the repository root, with the project's venv):
-    python bench/deletions.py [--python PATH] [--projects 300 3000] [--skip-flaky]
-`--python` runs the tap-pm of another venv (e.g. main's `.venv/bin/python`) on the same data.
+    python bench/deletions.py [--python PATH] [--projects 300 3000] [--skip-flaky] [--shapes spec]
+`--python` runs the tap-pm of another venv (e.g. main's `.venv/bin/python`) on the same data;
+`--shapes spec` serves the spec's shapes, for a tap older than the live ones.
 
 For each size: a full sync, then a nothing-changed incremental sync an hour later (the
 default `project_revisit_hours`): its requests, and the size of the state the tap leaves.
@@ -54,7 +55,9 @@ def tap(  # noqa: PLR0913 - a command line, spelled out
 
 
 def sizes(python: str, projects: int, tmp: Path) -> dict:
-    with Emulator(seed=1, scale=Scale.large(projects=projects), api_key=KEY) as emu:
+    with Emulator(
+        seed=1, scale=Scale.large(projects=projects), api_key=KEY, shapes=SHAPES[0]
+    ) as emu:
         emu.reset_log()
         started = time.time()
         full = tap(python, emu, tmp, f"full-{projects}")
@@ -77,10 +80,14 @@ def sizes(python: str, projects: int, tmp: Path) -> dict:
 FLAKY_SCALE = Scale(projects=100)
 
 
+#: The emulator's shapes (`--shapes`).
+SHAPES = ["live"]
+
+
 def flaky(python: str, tmp: Path) -> dict:
     """5% 5xx, default retry settings: tap-pm, then the bare loop on the same seeded faults."""
     result: dict = {}
-    with Emulator(seed=1, scale=FLAKY_SCALE, api_key=KEY) as emu:
+    with Emulator(seed=1, scale=FLAKY_SCALE, api_key=KEY, shapes=SHAPES[0]) as emu:
         # Without faults first: what the faults add is the difference.
         result["tap_clean_seconds"] = round(tap(python, emu, tmp, "clean").seconds, 2)
         result["raw_clean_seconds"] = round(
@@ -105,7 +112,9 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--projects", type=int, nargs="*", default=[300, 3000])
     parser.add_argument("--skip-flaky", action="store_true")
+    parser.add_argument("--shapes", choices=("live", "spec"), default="live")
     args = parser.parse_args()
+    SHAPES[0] = args.shapes
     tmp = Path(tempfile.mkdtemp(prefix="tap-pm-deletions-"))
     results: dict = {"python": args.python}
     if not args.skip_flaky:
