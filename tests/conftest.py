@@ -109,6 +109,16 @@ def assert_no_secret(*texts: str) -> None:
         assert API_KEY not in text, "the API key leaked into the tap's output"
 
 
+# A base URL nothing answers on (the discard port), with quick retries.
+UNREACHABLE_CONFIG = {
+    "api_key": API_KEY,
+    "base_url": "http://127.0.0.1:9/api/1.0",
+    "max_retries": 1,
+    "retry_backoff_factor": 0.01,
+    "request_timeout": 2,
+}
+
+
 def tap_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     config = {
         "api_key": API_KEY,

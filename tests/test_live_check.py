@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from conftest import API_KEY, STREAMS, discover, run_tap, select, tap_config
+from conftest import API_KEY, STREAMS, UNREACHABLE_CONFIG, discover, run_tap, select, tap_config
 
 from rocketlane_emulator import Emulator, Faults, Scale
 from tap_pm.live_check import SchemaProfile, declared_type, value_type
@@ -203,14 +203,7 @@ def test_project_ids_choose_the_project_read(emulator, tmp_path):
 
 
 def test_an_unreachable_api_fails_with_one_line(tmp_path):
-    config = {
-        "api_key": API_KEY,
-        "base_url": "http://127.0.0.1:9/api/1.0",  # discard port: nothing listens
-        "max_retries": 1,
-        "retry_backoff_factor": 0.01,
-        "request_timeout": 2,
-    }
-    line = failure_line(check(tmp_path, config))
+    line = failure_line(check(tmp_path, UNREACHABLE_CONFIG))
     assert "giving up after 2 attempts" in line
     assert "ConnectionError" in line
 

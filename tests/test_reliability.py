@@ -16,6 +16,7 @@ from conftest import (
     CHILDREN,
     STREAMS,
     TAP,
+    UNREACHABLE_CONFIG,
     assert_no_secret,
     discover,
     parse_messages,
@@ -247,14 +248,7 @@ def test_bad_settings_fail_with_one_line_naming_them(shared_emulator, tmp_path, 
 
 
 def test_unreachable_host_fails_cleanly(tmp_path):
-    config = {
-        "api_key": API_KEY,
-        "base_url": "http://127.0.0.1:9/api/1.0",  # discard port: nothing listens
-        "max_retries": 1,
-        "retry_backoff_factor": 0.01,
-        "request_timeout": 2,
-    }
-    run = run_tap(tmp_path, config)
+    run = run_tap(tmp_path, UNREACHABLE_CONFIG)
     line = failure_line(run)
     assert "ConnectionError" in line
     assert "giving up after 2 attempts" in line
