@@ -35,6 +35,15 @@
 {%- endmacro %}
 
 
+{#- `, fields as custom_fields` when the relation has the custom field values (a selection such as
+    '!tasks.fields' leaves them out), else nothing: the last column of a staging model. -#}
+{% macro custom_fields_column(relation) -%}
+  {%- if has_column(relation, 'fields') %},
+    {{ col('fields') }} as custom_fields
+  {%- endif -%}
+{%- endmacro %}
+
+
 {#- "First Last" of a user reference (owner, user, ...), NULL when both are missing. -#}
 {% macro person_name(expr) -%}
   nullif(trim(coalesce({{ json_text(expr, 'firstName') }}, '') || ' ' || coalesce({{ json_text(expr, 'lastName') }}, '')), '')

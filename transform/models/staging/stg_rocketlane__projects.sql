@@ -20,9 +20,6 @@ select
     cast({{ col('percentageBudgetedHoursConsumed') }} as {{ dbt.type_float() }}) as percentage_budgeted_hours_consumed,
     {{ col('progressPercentage') }} as progress_percentage,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at
-    {%- if has_column(src, 'fields') %},
-    {{ col('fields') }} as custom_fields
-    {%- endif %}
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}
