@@ -5,12 +5,13 @@
 ...     requests.get(f"{emu.base_url}/tasks", headers={"api-key": emu.api_key})
 """
 
-from .data import Scale, generate
+from .data import Scale
 from .drift import DriftedValue
 from .faults import Faults
 from .query import ApiError
 from .resources import ID_KEYS, OPT_IN_ID_KEYS, RESOURCES, ResourceSpec
 from .server import Emulator, RequestLogEntry
+from .workspace import generate
 
 __all__ = [
     "ID_KEYS",

@@ -1,6 +1,6 @@
 """Deterministic fake Rocketlane workspace.
 
-:func:`generate` builds every record in its *full* shape (all optional
+The generator here builds the nine resources' records in their *full* shape (all optional
 properties and the custom ``fields`` array); the server projects records down
 to what a request asked for.  Everything is derived from one
 ``random.Random(seed)``, so a seed and a :class:`Scale` always give the same data.
@@ -1002,31 +1002,3 @@ class _Generator:
                 }
             )
         self.out["time-offs"] = records
-
-
-def generate(seed: int, scale: Scale, shapes: str = "live") -> dict[str, list[Record]]:
-    """Return ``{resource: [records sorted by natural id]}`` in full shape.
-
-    ``shapes``: "live" (what the live API sends, see spec/live-deviations.md) or "spec" (the
-    OpenAPI spec's shapes). Both draw the same random numbers in the same order.
-    """
-    from .live import LIVE_ID_OFFSET, SHAPES, apply_live_shapes  # noqa: PLC0415 - live.py imports this module
-
-    if shapes not in SHAPES:
-        message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
-        raise ValueError(message)
-    gen = _Generator(seed, scale, LIVE_ID_OFFSET if shapes == "live" else 0)
-    gen.users()
-    gen.fields()
-    gen.user_records()
-    gen.projects()
-    gen.project_children()
-    gen.tasks()
-    gen.time_entries()
-    gen.time_offs()
-    from .extra import add_opt_in_resources  # noqa: PLC0415 - extra.py imports this module
-
-    add_opt_in_resources(gen, seed)
-    if shapes == "live":
-        apply_live_shapes(gen, seed)
-    return gen.out

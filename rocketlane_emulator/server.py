@@ -17,13 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .data import Record, Scale, generate
+from .data import Record, Scale
 from .drift import DriftedValue, apply_drift
 from .faults import Faults, FaultState, retry_after_headers
 from .live import SHAPES
 from .query import ApiError, unknown_params
 from .resources import RESOURCES, route, url_path
 from .store import Page, Store
+from .workspace import generate
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
-from rocketlane_emulator.data import END_MS, START_MS, generate
+from rocketlane_emulator.data import END_MS, START_MS
+from rocketlane_emulator.workspace import generate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -667,3 +668,38 @@ def test_cli_takes_a_shapes_flag() -> None:
 
     assert build_parser().parse_args([]).shapes == "live"
     assert build_parser().parse_args(["--shapes", "spec"]).shapes == "spec"
+
+
+def emulator_imports() -> dict[str, set[str]]:
+    """Per module of the emulator, the sibling modules it imports (at any depth of its code)."""
+    import ast  # noqa: PLC0415
+
+    package = REPO_ROOT / "rocketlane_emulator"
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        siblings = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    siblings.add(node.module.split(".")[0])
+                else:
+                    siblings.update(alias.name for alias in node.names)
+        graph[path.stem] = siblings
+    return graph
+
+
+def test_emulator_modules_import_without_a_cycle():
+    graph = emulator_imports()
+    assert graph["workspace"] >= {"data", "extra", "live"}  # the graph is really read
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for imported in graph.get(module, ()):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in graph:
+        visit(module, ())
