@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
@@ -184,29 +185,49 @@ def test_soak_under_every_fault_at_once(tmp_path):
         assert "page token expired" in run.stderr
 
 
-def _spawn(tmp_path: Path, config: dict, state: dict | None) -> subprocess.Popen:
+def _spawn(tmp_path: Path, config: dict) -> subprocess.Popen:
     (tmp_path / "config.json").write_text(json.dumps(config))
     command = [TAP, "--config", str(tmp_path / "config.json")]
-    if state:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        command += ["--state", str(tmp_path / "state.json")]
     with (tmp_path / "out.jsonl").open("w") as out, (tmp_path / "err.log").open("w") as err:
         return subprocess.Popen(command, stdout=out, stderr=err)
 
 
+def _bookmarked(state: dict, stream: str) -> bool:
+    return bool(state.get("bookmarks", {}).get(stream, {}).get("replication_key_value"))
+
+
+def _kill_after_state(tap: subprocess.Popen, out: Path, stream: str, delay: float) -> None:
+    """SIGKILL `tap` `delay` seconds after it printed a STATE with a bookmark for `stream`."""
+    deadline = time.monotonic() + 120
+    while not any(
+        m["type"] == "STATE" and _bookmarked(m["value"], stream)
+        for m in parse_messages(out.read_text())
+    ):
+        assert tap.poll() is None, "the sync ended before the STATE to kill it after"
+        assert time.monotonic() < deadline, f"no STATE with a {stream} bookmark in 120 s"
+        time.sleep(0.01)
+    time.sleep(delay)
+    tap.send_signal(signal.SIGKILL)
+    # Killed, not finished: a run that ended on its own would prove nothing about resuming.
+    assert tap.wait() == -signal.SIGKILL
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
+    """Killed at a seeded moment after a STATE that bookmarks tasks (so a resumed run has
+    something to skip), the next run from the last STATE makes fewer requests than a full
+    sync and, with the killed run's records, brings every record."""
     rng = random.Random(seed)
     with Emulator(seed=seed, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
+        # Paced, so the run outlasts the kill: tasks and time entries take several seconds.
         config = tap_config(emu, max_requests_per_minute=1200, page_size=40)
-        first = _spawn(tmp_path, config, None)
-        time.sleep(rng.uniform(0.5, 4.0))
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        first = _spawn(tmp_path, config)
+        _kill_after_state(first, tmp_path / "out.jsonl", "tasks", rng.uniform(0, 0.5))
         out = (tmp_path / "out.jsonl").read_text()
         assert_no_secret(out, (tmp_path / "err.log").read_text())
         messages = parse_messages(out)
         states = [m["value"] for m in messages if m["type"] == "STATE"]
+        assert _bookmarked(states[-1], "tasks")
         seen = {s: set() for s in STREAMS}
         for m in messages:
             if m["type"] == "RECORD":
@@ -214,11 +235,21 @@ def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
         # A record changed while the first run was down must arrive too.
         emu.touch("tasks", min(emu.ids("tasks")))
 
-        second = run_tap(tmp_path, config, state=states[-1] if states else None)
+        emu.reset_log()
+        second = run_tap(tmp_path, config, state=states[-1])
         assert second.returncode == 0, second.stderr[-3000:]
+        resumed = Counter(entry.resource for entry in emu.request_log)
         for stream in STREAMS:
             assert seen[stream] | second.ids(stream) == emu.ids(stream), stream
         assert min(emu.ids("tasks")) in second.ids("tasks")
+
+        emu.reset_log()
+        full = run_tap(tmp_path, config)
+        assert full.returncode == 0, full.stderr[-3000:]
+        full_requests = Counter(entry.resource for entry in emu.request_log)
+        # Resumed from its bookmark, tasks were not listed in full again.
+        assert resumed["tasks"] < full_requests["tasks"], (resumed, full_requests)
+        assert resumed.total() < full_requests.total(), (resumed, full_requests)
 
 
 @pytest.mark.parametrize(
