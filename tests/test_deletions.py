@@ -160,23 +160,60 @@ def test_a_sync_without_state_reconciles(emulator, tmp_path):
     assert warehouse.live("tasks") == emulator.ids("tasks")
 
 
-@pytest.mark.parametrize(
-    ("settings", "activated"),
-    [
-        ({"project_ids": [5_000_000_001, 5_000_000_002]}, {"users", "fields", "time-offs"}),
-        ({"emit_activate_version_messages": False}, set()),
-    ],
-    ids=["project_ids", "off"],
-)
-def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, settings, activated):
+NARROWED = {
+    "project_ids": {"users", "fields", "time-offs"},  # tables no project owns
+    "off": set(),
+}
+
+
+@pytest.mark.parametrize("case", NARROWED)
+def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, case):
+    """A warehouse loaded in full, then narrowed syncs: `project_ids` lists two real projects
+    and proves only deletions in what it lists in full (tables no project owns, each listed
+    project's children); with deletions off, nothing leaves. Every other row stays."""
     warehouse = Warehouse()
+    sync(tmp_path, emulator, warehouse, None)
+    loaded = {stream: warehouse.live(stream) for stream in STREAMS}
+    assert all(loaded[stream] == emulator.ids(stream) for stream in STREAMS)
+    wanted = set(sorted(emulator.ids("projects"))[:2])
+    settings = (
+        {"project_ids": sorted(wanted)}
+        if case == "project_ids"
+        else {"emit_activate_version_messages": False}
+    )
+
     first = sync(tmp_path, emulator, warehouse, None, **settings)
-    assert set(activations(first)) == activated
-    emulator.delete("tasks", min(emulator.ids("tasks")))
-    emulator.delete("phases", min(emulator.ids("phases")))
+    assert set(activations(first)) == NARROWED[case]
+    if case == "project_ids":
+        assert first.ids("projects") == wanted
+        for stream in ("spaces", "phases", "space-documents", "tasks", "time-entries"):
+            owned = {r for r in emulator.ids(stream) if emulator.project_of(stream, r) in wanted}
+            assert first.ids(stream) == owned, stream
+            assert 0 < len(owned) < len(emulator.ids(stream)), stream
+    for stream in STREAMS:  # a sync without state that lists less removes nothing
+        assert warehouse.live(stream) == loaded[stream], stream
+
+    def first_of(stream: str, *, listed: bool) -> int:
+        return min(
+            r for r in emulator.ids(stream) if (emulator.project_of(stream, r) in wanted) == listed
+        )
+
+    # A task and a phase of a listed project and of another one, and a user.
+    listed = {stream: first_of(stream, listed=True) for stream in ("tasks", "phases")}
+    other = {stream: first_of(stream, listed=False) for stream in ("tasks", "phases")}
+    user = min(emulator.ids("users"))
+    for stream in ("tasks", "phases"):
+        emulator.delete(stream, listed[stream])
+        emulator.delete(stream, other[stream])
+    emulator.delete("users", user)
     second = sync(tmp_path, emulator, warehouse, first.final_state, reconcile=True, **settings)
-    assert set(activations(second)) == activated
-    if not activated:
+    assert set(activations(second)) == NARROWED[case]
+    # Proven gone with project_ids: the user (users are listed in full) and the listed
+    # project's phase (a tombstone). A listed project's task is not: tasks are never activated.
+    proven = {"users": {user}, "phases": {listed["phases"]}} if case == "project_ids" else {}
+    for stream in STREAMS:
+        assert warehouse.live(stream) == loaded[stream] - proven.get(stream, set()), stream
+    if case == "off":
         assert all("version" not in m for m in second.messages if m["type"] == "RECORD")
         assert not [m for m in second.messages if tombstone(m)]
 
