@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +58,35 @@ def in_scope(emu: Emulator, start: str) -> dict[str, set[int]]:
     for stream in CHILDREN:
         scope[stream] = {c for c in scope[stream] if emu.project_of(stream, c) in scope["projects"]}
     return scope
+
+
+def assert_waited_as_told(emu: Emulator, limit: tuple[int, float], margin: float = 5.0) -> int:
+    """After each 429, the tap's next request came no sooner than the emulator would accept
+    one, and not much later; returns how many 429s there were.
+
+    When that was follows from the log and the emulator's rule, a sliding window of `limit`
+    (requests, seconds) accepted requests: a 429 comes when the window is full, and the next
+    request is accepted once its oldest one leaves it. `margin` covers the headers' whole
+    seconds and a loaded machine.
+    """
+    max_requests, window = limit
+    log = sorted(emu.request_log, key=lambda entry: entry.time)
+    accepted: deque[float] = deque()
+    limited = 0
+    for index, entry in enumerate(log):
+        while accepted and accepted[0] <= entry.time - window:
+            accepted.popleft()
+        if entry.status != 429:
+            accepted.append(entry.time)
+            continue
+        limited += 1
+        assert len(accepted) == max_requests, "a 429 with room in the window"
+        resume = accepted[0] + window
+        after = log[index + 1].time if index + 1 < len(log) else None
+        assert after is not None, "the sync ended on a 429"
+        assert after >= resume - 0.01, f"retried {resume - after:.2f}s before the API allowed"
+        assert after <= resume + margin, f"waited {after - resume:.2f}s longer than asked"
+    return limited
 
 
 @dataclass

@@ -19,6 +19,7 @@ from conftest import (
     TAP,
     UNREACHABLE_CONFIG,
     assert_no_secret,
+    assert_waited_as_told,
     discover,
     parse_messages,
     run_tap,
@@ -71,7 +72,7 @@ def test_429_waits_as_told_and_loses_nothing(emulator, tmp_path, style):
     # A budget far above the API's limit, so the API has to push back.
     run = run_tap(tmp_path, tap_config(emulator, max_retries=0), timeout=600)
     assert_complete(run, emulator)
-    assert statuses(emulator).count(429) > 0
+    assert assert_waited_as_told(emulator, emulator.faults.rate_limit) > 0
     assert "rate limited (HTTP 429)" in run.stderr
 
 
