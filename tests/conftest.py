@@ -33,6 +33,47 @@ CHANGES_ONLY = ("projects", "tasks", "time-entries")
 LOOKBACK_MS = 5 * 60_000  # the default look-back
 
 
+SPEC = json.loads((Path(__file__).parents[1] / "spec" / "rocketlane-openapi.json").read_text())
+# Lists whose path is not /1.0/<stream>.
+SPEC_PATHS = {
+    "invoice-lines": "/1.0/invoices/{invoiceId}/lines",
+    "invoice-payments": "/1.0/invoices/{invoiceId}/payments",
+    "time-entry-categories": "/1.0/time-entries/categories",
+}
+# Where live responses differ from the spec, the schema follows them: path -> the live type.
+LIVE_TYPES = {"projects.currency": "object"}
+
+
+def resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def spec_item(stream: str) -> dict:
+    """The spec's schema of one record of a list."""
+    path = SPEC_PATHS.get(stream, f"/1.0/{stream}")
+    content = SPEC["paths"][path]["get"]["responses"]["200"]["content"]
+    body = resolve(next(iter(content.values()))["schema"])
+    return resolve(resolve(body["properties"]["data"])["items"])
+
+
+def spec_kinds(stream: str) -> dict[str, str]:
+    """What each property of a stream's records holds, by the spec (and live-deviations.md):
+    "date-time" for an epoch-ms time (an int64 `...At`, which a Singer tap sends as RFC 3339),
+    "date" for a text documented as YYYY-MM-DD, else its JSON type."""
+    kinds = {}
+    for name, prop in spec_item(stream)["properties"].items():
+        spec = resolve(prop)
+        kind = spec.get("type") or ("object" if "properties" in spec else "any")
+        if kind == "integer" and spec.get("format") == "int64" and name.endswith("At"):
+            kind = "date-time"
+        elif kind == "string" and "YYYY-MM-DD" in (spec.get("description") or ""):
+            kind = "date"
+        kinds[name] = LIVE_TYPES.get(f"{stream}.{name}", kind)
+    return kinds
+
+
 def in_lookback_window(mark_ms: int, updated_ms: int) -> bool:
     """Whether an unchanged record comes again with the default look-back (`>=` the window)."""
     return mark_ms - LOOKBACK_MS <= updated_ms <= mark_ms

@@ -9,39 +9,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import OPT_IN, STREAMS, UNDOCUMENTED
+from conftest import LIVE_TYPES, OPT_IN, STREAMS, UNDOCUMENTED, resolve, spec_item
 
-SPEC = json.loads((Path(__file__).parents[1] / "spec" / "rocketlane-openapi.json").read_text())
 EPOCH_MS = {"createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt"}
-# Lists whose path is not /1.0/<stream>.
-PATHS = {
-    "invoice-lines": "/1.0/invoices/{invoiceId}/lines",
-    "invoice-payments": "/1.0/invoices/{invoiceId}/payments",
-    "time-entry-categories": "/1.0/time-entries/categories",
-}
-# Where live responses differ from the spec, the schema follows them: path -> the live type.
-LIVE_TYPES = {"projects.currency": "object"}
 DOCUMENTED = [s for s in (*STREAMS, *OPT_IN) if s not in UNDOCUMENTED]
 DEVIATIONS = Path(__file__).parents[1] / "spec" / "live-deviations.md"
-
-
-def resolve(schema: dict) -> dict:
-    while "$ref" in schema:
-        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    return schema
-
-
-def spec_item(stream: str) -> dict:
-    body = resolve(
-        next(
-            iter(
-                SPEC["paths"][PATHS.get(stream, f"/1.0/{stream}")]["get"]["responses"]["200"][
-                    "content"
-                ].values()
-            )
-        )["schema"]
-    )
-    return resolve(resolve(body["properties"]["data"])["items"])
 
 
 def ours(stream: str) -> dict:

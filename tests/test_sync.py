@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
-from datetime import datetime
-from importlib import resources
+from datetime import date, datetime
 
 import jsonschema
 from conftest import (
@@ -20,6 +18,7 @@ from conftest import (
     in_lookback_window,
     run_tap,
     select,
+    spec_kinds,
     tap_config,
 )
 
@@ -74,13 +73,38 @@ def test_every_record_validates_against_its_schema(full_sync):
 
 
 def test_timestamps_are_rfc3339_utc_and_dates_are_dates(full_sync, shared_emulator):
-    truth = {t["taskId"]: t for t in shared_emulator.truth("tasks")}
-    for record in full_sync.records("tasks")[:50]:
-        assert record["updatedAt"].endswith("+00:00")
-        assert to_ms(record["updatedAt"]) == truth[record["id"]]["updatedAt"]
-    schema = json.loads((resources.files("tap_pm") / "schemas" / "tasks.json").read_text())
-    assert schema["properties"]["updatedAt"]["format"] == "date-time"
-    assert schema["properties"]["dueDate"]["format"] == "date"
+    """Every record of every stream: the spec's epoch-ms times arrive as RFC 3339 UTC at the
+    same millisecond, its YYYY-MM-DD dates as those dates, and the SCHEMA messages say so."""
+    for stream in STREAMS:
+        kinds = spec_kinds(stream)
+        times = [name for name, kind in kinds.items() if kind == "date-time"]
+        dates = [name for name, kind in kinds.items() if kind == "date"]
+        declared = full_sync.schemas()[stream]["schema"]["properties"]
+        for name in times:
+            assert declared[name].get("format") == "date-time", (stream, name)
+        for name in dates:
+            assert declared[name].get("format") == "date", (stream, name)
+        key = ID_KEYS[stream]
+        truth = {r[key]: r for r in shared_emulator.truth(stream)}
+        records = full_sync.records(stream)
+        assert {r["id"] for r in records} == set(truth), stream
+        filled = Counter()
+        for record in records:
+            sent = truth[record["id"]]
+            for name in times:
+                if sent.get(name) is None:
+                    assert record.get(name) is None, (stream, record["id"], name)
+                    continue
+                assert record[name].endswith("+00:00"), (stream, record["id"], name)
+                assert to_ms(record[name]) == sent[name], (stream, record["id"], name)
+                filled[name] += 1
+            for name in dates:
+                assert record.get(name) == sent.get(name), (stream, record["id"], name)
+                if sent.get(name) is not None:
+                    assert date.fromisoformat(record[name]).isoformat() == record[name]
+                    filled[name] += 1
+        # The checks could fail: each stream has values of each kind it declares.
+        assert {"createdAt", *dates} <= set(filled), (stream, filled)
 
 
 def test_second_sync_from_state_emits_exactly_the_changes(emulator, tmp_path):
