@@ -68,11 +68,24 @@ def test_catalog_selects_streams_and_fields(shared_emulator, tmp_path):
     run = run_tap(tmp_path, tap_config(shared_emulator), catalog=discovered)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(run.record_counts()) == {"users", "phases"}
-    assert run.ids("phases") == shared_emulator.ids("phases")
-    for record in run.records("users"):
-        assert set(record) <= {"id", "email", "updatedAt"}
+    # Every record once, with exactly the selected fields (and the key and bookmark), as sent.
+    expected = {
+        "users": {"id", "email", "updatedAt"},
+        "phases": {"id", "phaseName", "projectId", "updatedAt"},
+    }
+    for stream, fields in expected.items():
+        truth = {r[ID_KEYS[stream]]: r for r in shared_emulator.truth(stream)}
+        records = run.records(stream)
+        assert len(records) == len(truth), stream
+        assert {r["id"] for r in records} == set(truth), stream
+        for record in records:
+            assert set(record) == fields, (stream, record)
+            sent = truth[record["id"]]
+            for name in fields - {"id", "updatedAt", "projectId"}:
+                assert record[name] == sent[name], (stream, record["id"], name)
+                assert record[name], (stream, record["id"], name)  # the check could fail
     for record in run.records("phases"):
-        assert set(record) <= {"id", "phaseName", "projectId", "updatedAt"}
+        assert record["projectId"] == shared_emulator.project_of("phases", record["id"])
 
 
 def test_connection_test_makes_one_request(emulator, tmp_path):
