@@ -7,6 +7,7 @@ full every sync (no list has an `updatedAt` filter), and their deletions reach t
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -361,12 +362,21 @@ def test_project_ids_narrow_allocations_and_conversations(emulator, tmp_path):
     assert run.ids("invoices") == emulator.ids("invoices")
 
 
+def as_sent(records: list[dict]) -> Counter:
+    """Records as comparable text, counted: a duplicate or a changed value shows."""
+    return Counter(json.dumps(record, sort_keys=True) for record in records)
+
+
 def test_faults_and_rate_limits_lose_nothing(emulator, tmp_path):
+    clean = sync_opt_in(tmp_path, emulator)
     emulator.faults = Faults(rate_limit=(10, 1.0), error_rate=0.1, truncate_rate=0.05, fault_seed=4)
     emulator.reset_log()
     run = sync_opt_in(tmp_path, emulator, max_retries=8)
     for stream in OPT_IN:
         assert run.ids(stream) == opt_in_ids(emulator, stream), stream
+        # Each record once, and each exactly as the sync without faults sent it.
+        assert len(run.records(stream)) == len(run.ids(stream)), stream
+        assert as_sent(run.records(stream)) == as_sent(clean.records(stream)), stream
     faults = {(e.resource, e.fault) for e in emulator.request_log if e.fault}
     assert {fault for _, fault in faults} == {"rate_limit", "error", "truncate"}
     assert {resource for resource, _ in faults} >= set(PER_INVOICE)
