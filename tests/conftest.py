@@ -30,7 +30,9 @@ CHILDREN = ("spaces", "phases", "space-documents")
 LISTED_IN_FULL = (*CHILDREN, "time-offs", "users", "fields")
 # Only what changed (and the look-back window) comes again; deletions wait for a reconcile.
 CHANGES_ONLY = ("projects", "tasks", "time-entries")
-LOOKBACK_MS = 5 * 60_000  # the default look-back
+# The look-back tests that check what comes again give the tap (`lookback_minutes`): not the
+# default (5), so a tap that ignored the setting would show.
+LOOKBACK_MINUTES = 3
 
 
 SPEC = json.loads((Path(__file__).parents[1] / "spec" / "rocketlane-openapi.json").read_text())
@@ -75,8 +77,8 @@ def spec_kinds(stream: str) -> dict[str, str]:
 
 
 def in_lookback_window(mark_ms: int, updated_ms: int) -> bool:
-    """Whether an unchanged record comes again with the default look-back (`>=` the window)."""
-    return mark_ms - LOOKBACK_MS <= updated_ms <= mark_ms
+    """Whether an unchanged record comes again with LOOKBACK_MINUTES (`>=` the window)."""
+    return mark_ms - LOOKBACK_MINUTES * 60_000 <= updated_ms <= mark_ms
 
 
 def ms(moment: str) -> int:

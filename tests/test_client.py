@@ -6,14 +6,13 @@ import json
 import time
 from datetime import datetime
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_pm.client import (
-    DEFAULT_RATE_LIMIT_WAIT,
-    MIN_RATE_LIMIT_WAIT,
     PageTokenExpiredError,
     PartitionGoneError,
     RateLimitedError,
@@ -26,6 +25,8 @@ from tap_pm.pagination import PageTokenPaginator, PaginationError
 from tap_pm.tap import TapPM
 
 KEY = "unit-test-key-0000"
+DEVIATIONS = Path(__file__).parents[1] / "spec" / "live-deviations.md"
+ONE_MINUTE = 60.0
 
 
 def response(
@@ -59,12 +60,14 @@ def test_retry_after_header_forms():
     assert retry_after_seconds(response(429, headers={"Retry-After": "7"})) == 7
     http_date = formatdate(time.time() + 30, usegmt=True)
     assert 28 < retry_after_seconds(response(429, headers={"Retry-After": http_date})) <= 30
+    # A resume time already past: a short pause, neither none (a hot loop of 429s) nor long.
     past_ms = str(int((time.time() - 60) * 1000))
-    assert (
-        retry_after_seconds(response(429, headers={"X-Retry-After": past_ms}))
-        == MIN_RATE_LIMIT_WAIT
-    )
-    assert retry_after_seconds(response(429)) == DEFAULT_RATE_LIMIT_WAIT
+    assert 0 < retry_after_seconds(response(429, headers={"X-Retry-After": past_ms})) <= 1
+    # No usable header: wait out a whole window of the API's limit, a minute (60 list requests
+    # per minute: spec/live-deviations.md), so the next request cannot be refused again.
+    assert "60 list requests per minute" in DEVIATIONS.read_text()
+    for headers in ({}, {"X-Retry-After": "soon"}, {"Retry-After": "later"}):
+        assert retry_after_seconds(response(429, headers=headers)) == ONE_MINUTE, headers
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,12 @@ import pytest
 from conftest import API_KEY, discover, run_tap, select, tap_config
 
 from rocketlane_emulator import Emulator, Faults, Scale
-from tap_pm.projects import MIN_REVISITS, choose_revisits
+from tap_pm.projects import choose_revisits
 
 HOUR = 3600
+# Unchanged projects re-read per sync at least (the README's project_revisit_hours: "at least
+# 20"), so a small workspace stays exact every sync.
+DOCUMENTED_MIN_REVISITS = 20
 
 
 # ------------------------------------------------------------------- the schedule itself
@@ -31,9 +34,19 @@ def test_exact_mode_and_rare_syncs_read_every_project():
 def test_each_sync_reads_its_share_longest_unread_first():
     last = {p: float(p) for p in range(230)}  # project 0 unread the longest
     chosen = choose_revisits(last, now=HOUR, since_last_sync=HOUR, hours=24)
-    assert chosen == list(range(MIN_REVISITS))  # a share of ceil(230 / 23) = 10, at least 20
+    assert chosen == list(
+        range(DOCUMENTED_MIN_REVISITS)
+    )  # a share of ceil(230 / 23) = 10, at least 20
     many = dict.fromkeys(range(3000), 0.0)
     assert len(choose_revisits(many, now=HOUR, since_last_sync=HOUR, hours=24)) == 131
+
+
+def test_a_small_workspace_re_reads_every_project_every_sync():
+    small = {p: float(p) for p in range(DOCUMENTED_MIN_REVISITS)}
+    assert choose_revisits(small, now=HOUR, since_last_sync=HOUR, hours=24) == sorted(small)
+    one_more = {p: float(p) for p in range(DOCUMENTED_MIN_REVISITS + 1)}
+    chosen = choose_revisits(one_more, now=HOUR, since_last_sync=HOUR, hours=24)
+    assert chosen == list(range(DOCUMENTED_MIN_REVISITS))
 
 
 def test_projects_overdue_by_the_next_sync_are_all_read():
@@ -110,7 +123,7 @@ def test_exact_mode_and_changed_projects(workspace, tmp_path):
     read = phases_read(emu)
     listed = hourly.ids("projects")  # the changed ones, and those the look-back lists again
     assert set(changed) <= listed <= set(read)
-    assert len(read) == len(listed) + MIN_REVISITS
+    assert len(read) == len(listed) + DOCUMENTED_MIN_REVISITS
     # Exact: every project, every sync.
     emu.reset_log()
     exact = run_tap(

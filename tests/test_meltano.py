@@ -30,6 +30,7 @@ from conftest import (
     CHANGES_ONLY,
     INCREMENTAL,
     LISTED_IN_FULL,
+    LOOKBACK_MINUTES,
     OPT_IN,
     STREAMS,
     assert_no_secret,
@@ -89,6 +90,7 @@ class Meltano:
             "TAP_PM_API_KEY": API_KEY,
             "TAP_PM_BASE_URL": emu.base_url,
             "TAP_PM_MAX_REQUESTS_PER_MINUTE": "100000",  # the emulator has no limit
+            "TAP_PM_LOOKBACK_MINUTES": str(LOOKBACK_MINUTES),  # what may come again (at_bookmark)
         }
         return self("run", tap, target, env={**emulator_env, **env}, succeed=succeed)
 

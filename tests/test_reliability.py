@@ -299,9 +299,22 @@ def test_key_never_logged_even_at_debug(emulator, tmp_path):
 
 
 def test_key_not_in_about_or_discover(shared_emulator, tmp_path):
-    run = run_tap(tmp_path, tap_config(shared_emulator), "--discover")
-    about = subprocess.run(
-        [TAP, "--about", "--format=json", "--config", str(tmp_path / "config.json")],
-        capture_output=True, text=True, check=True, env=os.environ,
-    )  # fmt: skip
-    assert_no_secret(run.stdout, run.stderr, about.stdout, about.stderr)
+    """Discovery at DEBUG and `--about` in every format, all given the key: each succeeds,
+    prints what it is for, and never the key."""
+    env = {"TAP_PM_LOGLEVEL": "DEBUG"}
+    run = run_tap(tmp_path, tap_config(shared_emulator), "--discover", env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    catalog = json.loads(run.stdout)
+    assert {entry["tap_stream_id"] for entry in catalog["streams"]} >= set(STREAMS)
+    assert "DEBUG" in run.stderr
+    outputs = [run.stdout, run.stderr]
+    for fmt in ("json", "markdown", None):
+        about = subprocess.run(
+            [TAP, "--about", *([f"--format={fmt}"] if fmt else []),
+             "--config", str(tmp_path / "config.json")],
+            capture_output=True, text=True, check=True, env={**os.environ, **env},
+        )  # fmt: skip
+        assert "api_key" in about.stdout, fmt
+        outputs += [about.stdout, about.stderr]
+    assert json.loads(outputs[2])["settings"]["properties"]["api_key"]["secret"] is True
+    assert_no_secret(*outputs)

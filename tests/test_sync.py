@@ -13,6 +13,7 @@ from conftest import (
     CHILDREN,
     INCREMENTAL,
     LISTED_IN_FULL,
+    LOOKBACK_MINUTES,
     STREAMS,
     discover,
     in_lookback_window,
@@ -108,7 +109,8 @@ def test_timestamps_are_rfc3339_utc_and_dates_are_dates(full_sync, shared_emulat
 
 
 def test_second_sync_from_state_emits_exactly_the_changes(emulator, tmp_path):
-    first = run_tap(tmp_path, tap_config(emulator))
+    config = tap_config(emulator, lookback_minutes=LOOKBACK_MINUTES)
+    first = run_tap(tmp_path, config)
     assert first.returncode == 0, first.stderr[-3000:]
     state = first.final_state
     assert state["bookmarks"]
@@ -127,7 +129,7 @@ def test_second_sync_from_state_emits_exactly_the_changes(emulator, tmp_path):
         emulator.touch(stream, target)
         changed[stream] = {target}
 
-    second = run_tap(tmp_path, tap_config(emulator), state=state)
+    second = run_tap(tmp_path, config, state=state)
     assert second.returncode == 0, second.stderr[-3000:]
     for stream in CHANGES_ONLY:
         emitted = second.ids(stream)
@@ -181,7 +183,7 @@ def full_listing_requests(emu, stream: str, page_size: int) -> int:
 
 def test_unchanged_workspace_costs_one_request_per_list_and_project(emulator, tmp_path):
     page_size = 5  # several pages of projects; users and fields no longer fit in one page
-    config = tap_config(emulator, page_size=page_size)
+    config = tap_config(emulator, page_size=page_size, lookback_minutes=LOOKBACK_MINUTES)
     first = run_tap(tmp_path, config)
     assert first.returncode == 0, first.stderr[-3000:]
     emulator.reset_log()
