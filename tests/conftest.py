@@ -76,6 +76,24 @@ def spec_kinds(stream: str) -> dict[str, str]:
     return kinds
 
 
+# Columns the tap adds to the spec's properties: `id` (the natural id's copy), `_drift`
+# (conform.py), `projectId` on whatever belongs to a project, and `_sdc_deleted_at` on the
+# tables that get tombstones (versions.py).
+PROJECT_OWNED = ("projects", *CHILDREN, "tasks", "time-entries")
+TOMBSTONED = ("projects", *CHILDREN)
+
+
+def expected_columns(stream: str) -> dict[str, str]:
+    """A stream's columns and what each holds (spec_kinds), from the spec and the columns the
+    tap documents adding, not from the tap's schema files."""
+    added = {"id": "integer", "_drift": "object"}
+    if stream in PROJECT_OWNED:
+        added["projectId"] = "integer"
+    if stream in TOMBSTONED:
+        added["_sdc_deleted_at"] = "date-time"
+    return {**spec_kinds(stream), **added}
+
+
 def in_lookback_window(mark_ms: int, updated_ms: int) -> bool:
     """Whether an unchanged record comes again with LOOKBACK_MINUTES (`>=` the window)."""
     return mark_ms - LOOKBACK_MINUTES * 60_000 <= updated_ms <= mark_ms

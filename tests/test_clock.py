@@ -6,10 +6,13 @@ the emulator, which stamps updatedAt and dates its responses with its own, corre
 
 from __future__ import annotations
 
+import calendar
+import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+import requests
 from conftest import (
     API_KEY,
     STREAMS,
@@ -21,9 +24,14 @@ from conftest import (
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES
+from tap_pm import clock
 from tap_pm.client import mask_secret
+from tap_pm.clock import ApiClock, response_date, seconds_until
 
 FIVE_MINUTES = 300
+# An HTTP date (RFC 9110's example) and the same instant in epoch seconds, computed apart.
+HTTP_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+AT = calendar.timegm((1994, 11, 6, 8, 49, 37))
 
 
 def to_ms(value: str) -> int:
@@ -176,3 +184,90 @@ def test_masking_a_short_key_leaves_the_message_readable(emulator, tmp_path):
     run = run_tap(tmp_path, tap_config(emulator, api_key="x", base_url="ftp://example.com/api"))
     assert run.returncode != 0
     assert "base_url 'ftp://example.com/api' is not an https:// URL" in run.stderr
+
+
+# ------------------------------------------------------------- the API's clock, unit by unit
+def answer(date: str | None = HTTP_DATE, round_trip: float = 0.25) -> requests.Response:
+    response = requests.Response()
+    if date is not None:
+        response.headers["Date"] = date
+    response.elapsed = timedelta(seconds=round_trip)
+    return response
+
+
+@pytest.fixture
+def our_clock(monkeypatch):
+    """Sets this machine's clock (time.time) to a given epoch second."""
+
+    def set_to(now: float) -> None:
+        monkeypatch.setattr(clock.time, "time", lambda: now)
+
+    return set_to
+
+
+def test_the_date_header_is_read_in_epoch_seconds_or_not_at_all():
+    assert response_date(answer()) == AT
+    assert response_date(answer("Sun, 06 Nov 1994 08:49:37 +0100")) == AT - 3600
+    for unreadable in (None, "", "yesterday", "Sun, 06 Nov 1994 25:61:00 GMT"):
+        assert response_date(answer(unreadable)) is None, unreadable
+
+
+def test_a_resume_time_is_measured_on_the_api_clock(our_clock):
+    our_clock(AT + FIVE_MINUTES)  # whatever this machine says
+    assert seconds_until(answer(), AT + 7.5) == 7.5
+    assert seconds_until(answer(None), AT + FIVE_MINUTES + 2) == 2  # no Date: ours stands in
+
+
+def test_a_stream_starts_before_its_request_by_the_api_clock(our_clock, caplog):
+    our_clock(AT + 0.4)  # in step: the Date is floored to its second
+    api = ApiClock(logging.getLogger("tap-pm-test"))
+    # The Date less its one-second resolution, less the round trip.
+    assert api.stream_start(answer(round_trip=0.25)) == AT - 1 - 0.25
+    assert api.stream_start(answer(round_trip=0)) == AT - 1
+    our_clock(AT + 10)
+    assert ApiClock(logging.getLogger("t")).stream_start(answer(None, 0.25)) == AT + 10 - 0.25 - 1
+    assert not [r for r in caplog.records if r.name == "tap-pm-test"]
+
+
+@pytest.mark.parametrize(
+    ("ours", "said"),
+    [
+        (AT + FIVE_MINUTES + 0.5, "300 s ahead of"),
+        (AT - 6.5, "7 s behind"),
+        (AT + 5.5, None),  # 5 s: network and rounding noise
+        (AT - 4.5, None),
+        (AT + 0.5, None),
+    ],
+)
+def test_skew_is_reported_once_when_it_matters(our_clock, caplog, ours, said):
+    our_clock(ours)
+    api = ApiClock(logging.getLogger("tap-pm-test"))
+    with caplog.at_level(logging.INFO, logger="tap-pm-test"):
+        api.stream_start(answer())
+        api.stream_start(answer(round_trip=0))
+        api.stream_start(answer(None))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tap-pm-test"]
+    if said is None:
+        assert warnings == []
+    else:
+        skew = (
+            f"This machine's clock is {said} Rocketlane's (its Date header); bookmarks follow "
+            "Rocketlane's clock, so no change is lost, but check the clock (NTP)."
+        )
+        assert warnings == [skew]
+        assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "tap-pm-test")
+
+
+def test_a_missing_date_header_is_reported_once(our_clock, caplog):
+    our_clock(AT)
+    api = ApiClock(logging.getLogger("tap-pm-test"))
+    with caplog.at_level(logging.INFO, logger="tap-pm-test"):
+        for _ in range(3):
+            api.stream_start(answer(None))
+        api.stream_start(answer(date=HTTP_DATE.replace("08:49", "09:49")))  # skew after: quiet
+    no_date = (
+        "The API sent no Date header: bookmarks are capped with this machine's clock, "
+        "so keep it in sync (NTP)."
+    )
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "tap-pm-test"]
+    assert logged == [(logging.WARNING, no_date)]

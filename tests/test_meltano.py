@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,13 @@ from conftest import (
     OPT_IN,
     STREAMS,
     assert_no_secret,
+    expected_columns,
     in_lookback_window,
     in_scope,
     opt_in_ids,
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
-from tap_pm.conform import with_drift_column
 
 ROOT = Path(__file__).parents[1]
 TOOLS = ROOT / ".tools" / "meltano" / "bin"
@@ -180,17 +179,6 @@ def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict
         value = after["bookmarks"][stream]["replication_key_value"]
         assert to_ms(value) == new, stream
         assert value > before["bookmarks"][stream]["replication_key_value"], stream
-
-
-def schema_properties(stream: str) -> dict[str, dict]:
-    """What the stream declares: its schema file's properties and `_drift` (conform.py)."""
-    text = (resources.files("tap_pm") / "schemas" / f"{stream}.json").read_text()
-    return with_drift_column(json.loads(text))["properties"]
-
-
-def kinds(prop: dict) -> set[str]:
-    types = prop.get("type", [])
-    return {types} if isinstance(types, str) else set(types)
 
 
 # ----------------------------------------------------------------------- warehouses
@@ -442,13 +430,13 @@ def check_warehouse(warehouse: Warehouse, emu: Emulator, timestamp: set[str], ne
             assert to_ms(row["createdat"]) == truth[rid]["createdAt"], (table, rid)
             if "updatedAt" in truth[rid]:
                 assert to_ms(row["updatedat"]) == truth[rid]["updatedAt"], (table, rid)
-        for name, prop in schema_properties(stream).items():
+        for name, kind in expected_columns(stream).items():
             if name.startswith("_sdc_"):  # also the loader's own metadata column: its type
                 continue
             column_type = warehouse.types[table, name.lower()]
-            if prop.get("format") == "date-time":
+            if kind == "date-time":
                 assert column_type in timestamp, (table, name, column_type)
-            elif "object" in kinds(prop):
+            elif kind == "object":
                 assert column_type in nested, (table, name, column_type)
 
 

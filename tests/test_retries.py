@@ -7,6 +7,7 @@ waits are exact and the tests take no time.
 from __future__ import annotations
 
 import itertools
+import logging
 
 import pytest
 import requests
@@ -64,6 +65,8 @@ def always_failing(clock: FakeClock, seconds_per_request: float = 0.0):
     calls = []
 
     def request(prepared, context):
+        assert prepared.path_url == "/api/1.0/tasks?pageSize=100"  # the request, every time
+        assert context == {"projectId": 7}
         calls.append(clock.now)
         clock.now += seconds_per_request
         msg = "refused"
@@ -103,7 +106,7 @@ def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries
     request, calls = always_failing(clock)
     send = with_retries(stream, request, FailedError)
     with pytest.raises(FailedError, match=f"tasks: giving up after {max_retries + 1} attempts: "):
-        send(prepared(), None)
+        send(prepared(), {"projectId": 7})
     assert len(calls) == max_retries + 1
     assert len(stream.logged) == max_retries
     # The former schedule (factor, 2 factor, 4 factor, ...) waited exactly this long.
@@ -117,14 +120,46 @@ def test_slow_failures_still_get_every_retry(clock):
     stream = Stream(max_retries=3, retry_backoff_factor=1)
     request, calls = always_failing(clock, seconds_per_request=120)  # timeouts
     with pytest.raises(FailedError):
-        with_retries(stream, request, FailedError)(prepared(), None)
+        with_retries(stream, request, FailedError)(prepared(), {"projectId": 7})
     assert len(calls) == 4
+    assert clock.sleeps[-1] == 0  # the window is long past: the last retry goes at once
+
+
+def test_giving_up_says_what_failed_on_one_line(clock, caplog):
+    request, _ = always_failing(clock)
+    stream = Stream(max_retries=2, retry_backoff_factor=1)
+    with caplog.at_level(logging.INFO, logger="backoff"), pytest.raises(FailedError) as caught:
+        with_retries(stream, request, FailedError)(prepared(), {"projectId": 7})
+    assert str(caught.value) == (
+        "tasks: giving up after 3 attempts: "
+        "ConnectionError on GET /api/1.0/tasks?pageSize=100 (refused)."
+    )
+    assert [d["tries"] for d in stream.logged] == [1, 2]  # each retry, to the stream's log
+    assert not [r for r in caplog.records if r.name == "backoff"]  # and only there
+
+
+def test_a_failure_is_described_by_its_answer_or_its_exception():
+    stream = Stream()
+    request = prepared()
+    answered = requests.Response()
+    answered.status_code = 502
+    assert retries.describe_failure(stream, RetriableAPIError("HTTP 502", answered), request) == (
+        "HTTP 502 — HTTP 502"
+    )
+    # Without an answer, or not an error of an answer: what was raised, on the request.
+    assert retries.describe_failure(stream, RetriableAPIError("invalid JSON"), request) == (
+        "RetriableAPIError on GET /api/1.0/tasks?pageSize=100 (invalid JSON)"
+    )
+    timeout = requests.exceptions.ReadTimeout("read timed out", response=answered)
+    assert retries.describe_failure(stream, timeout, request) == (
+        "ReadTimeout on GET /api/1.0/tasks?pageSize=100 (read timed out)"
+    )
 
 
 def test_no_retries(clock):
     request, calls = always_failing(clock)
     with pytest.raises(FailedError, match="giving up after 1 attempts"):
-        with_retries(Stream(max_retries=0), request, FailedError)(prepared(), None)
+        with_retries(Stream(max_retries=0), request, FailedError)(prepared(), {"projectId": 7})
     assert len(calls) == 1
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from conftest import STREAMS, TapRun, assert_no_secret
+from conftest import STREAMS, TapRun, assert_no_secret, expected_columns
 from test_meltano import (
     EVERY_SYNC,
     MELTANO,
@@ -34,9 +34,7 @@ from test_meltano import (
     clean_env,
     copy_project,
     delete_as_in_the_issue,
-    kinds,
     reloaded,
-    schema_properties,
     to_ms,
     touch_one_per_stream,
 )
@@ -51,7 +49,7 @@ DATABASE = "ANALYTICS"
 SCHEMA = "TAP_PM"  # the extractor's load_schema, upper-cased by the target
 STAGE_SCHEMA = "USER_STAGE"  # the launcher's stand-in for `@~`: empty after every batch
 CREDENTIALS = {"account": "fakesnow", "user": "fake", "password": "snow", "database": DATABASE}
-# Column type per JSON Schema type of a property (information_schema's `data_type`).
+# Column type per kind of value (spec_kinds; information_schema's `data_type`).
 COLUMN_TYPES = {
     "date-time": "TIMESTAMP_NTZ",
     "date": "DATE",
@@ -186,32 +184,23 @@ def snowflake(tmp_path_factory) -> FakeSnowflake:
 
 
 # -------------------------------------------------------------------- expectations
-def column_type(prop: dict) -> str:
-    if prop.get("format") in {"date-time", "date"}:
-        return COLUMN_TYPES[prop["format"]]
-    types = kinds(prop) - {"null"}
-    if types & {"object", "array"}:
-        return "VARIANT"
-    return COLUMN_TYPES[types.pop()] if len(types) == 1 else "TEXT"  # mixed or none: VARCHAR
-
-
 def check_snowflake_names_and_types(warehouse: SnowflakeWarehouse) -> None:
-    """Upper-case tables and columns (Snowflake's unquoted names), typed per JSON Schema."""
+    """Upper-case tables and columns (Snowflake's unquoted names), typed per the spec."""
     columns = [(t, c, ty) for s, t, c, ty in warehouse.columns if s == SCHEMA]
     assert {t for t, _, _ in columns} == {t.upper() for t in TABLES.values()}
     for stream, table in TABLES.items():
-        expected = {name.upper(): column_type(p) for name, p in schema_properties(stream).items()}
+        expected = {n.upper(): COLUMN_TYPES[k] for n, k in expected_columns(stream).items()}
         actual = {c: ty for t, c, ty in columns if t == table.upper()}
         assert actual == {**expected, **METADATA_COLUMNS}, table
 
 
-def as_json(value: object, prop: dict) -> object:
+def as_json(value: object, kind: str) -> object:
     """A value as the reader printed it, or as the tap sent it, in one comparable form."""
     if value is None:
         return None
-    if prop.get("format") == "date-time":
+    if kind == "date-time":
         return to_ms(str(value))
-    if {"object", "array"} & kinds(prop) and isinstance(value, str):
+    if kind in {"object", "array"} and isinstance(value, str):
         return json.loads(value)  # VARIANT comes back as JSON text
     return value
 
@@ -221,11 +210,11 @@ def check_values_as_sent(warehouse: Warehouse, run: TapRun) -> None:
     for stream, table in TABLES.items():
         rows = warehouse.by_id(table)
         assert set(rows) == run.ids(stream), stream
-        properties = schema_properties(stream)
+        columns = expected_columns(stream)
         for record in run.records(stream):
             row = rows[record["id"]]
-            for name, prop in properties.items():
-                sent, landed = as_json(record.get(name), prop), as_json(row[name.lower()], prop)
+            for name, kind in columns.items():
+                sent, landed = as_json(record.get(name), kind), as_json(row[name.lower()], kind)
                 assert landed == sent, (table, record["id"], name, landed, sent)
 
 
