@@ -52,7 +52,42 @@ def test_a_small_workspace_re_reads_every_project_every_sync():
 def test_projects_overdue_by_the_next_sync_are_all_read():
     last = {p: (0.0 if p < 50 else 20 * HOUR) for p in range(1000)}
     chosen = choose_revisits(last, now=23.5 * HOUR, since_last_sync=HOUR, hours=24)
-    assert set(range(50)) <= set(chosen)  # 23.5 h unread, 24.5 h by the next sync
+    # 23.5 h unread, 24.5 h by the next sync: all 50, more than the share (ceil(1000 / 23)).
+    assert chosen == list(range(50))
+    # Exactly 24 h by the next sync is not overdue yet: only the share, the oldest first.
+    last = {p: (HOUR / 2 if p < 50 else 20 * HOUR) for p in range(1000)}
+    chosen = choose_revisits(last, now=23.5 * HOUR, since_last_sync=HOUR, hours=24)
+    assert chosen == list(range(44))
+    # 10 s past the bound by the next sync is overdue.
+    last = {p: (HOUR / 2 - 10 if p < 50 else 20 * HOUR) for p in range(1000)}
+    chosen = choose_revisits(last, now=23.5 * HOUR, since_last_sync=HOUR, hours=24)
+    assert chosen == list(range(50))
+
+
+def test_longest_unread_first_whatever_the_ids():
+    last = {p: float(1000 - p) for p in range(100)}  # the highest id unread the longest
+    chosen = choose_revisits(last, now=HOUR, since_last_sync=HOUR, hours=24)
+    assert chosen == list(range(99, 79, -1))
+    tied = dict.fromkeys((7, 3, 5), 0.0) | {1: 10.0}
+    assert choose_revisits(tied, now=HOUR, since_last_sync=HOUR, hours=24) == [3, 5, 7, 1]
+
+
+@pytest.mark.parametrize(
+    ("since_last_sync", "hours", "everything"),
+    [
+        (HOUR, 2, True),  # syncs half the window apart: each must read all
+        (HOUR, 3, False),  # a third: half of them (100 * 1 / 2)
+        (24 * HOUR, 24, True),  # a missed day
+        (-60, 0, True),  # exact mode, even with this machine's clock moved back
+        (0.1, 0.9 / HOUR, False),  # a window under a second is still a window
+    ],
+)
+def test_when_every_project_is_read(since_last_sync, hours, everything):
+    last = dict.fromkeys(range(100), 0.0)
+    chosen = choose_revisits(last, now=0.0, since_last_sync=since_last_sync, hours=hours)
+    assert (chosen == list(range(100))) is everything
+    if not everything:
+        assert len(chosen) <= 50
 
 
 # ------------------------------------------------------------------------ end to end
