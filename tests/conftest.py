@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
+from tap_pm.tap import TapPM
 
 API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
 TAP = str(Path(sys.executable).parent / "tap-pm")
@@ -254,6 +255,25 @@ def run_tap(
     )
     assert_no_secret(proc.stdout, proc.stderr)
     return TapRun(proc.returncode, proc.stdout, proc.stderr, parse_messages(proc.stdout))
+
+
+def sync_in_process(
+    capfd: pytest.CaptureFixture,
+    config: dict[str, Any],
+    *,
+    state: dict | None = None,
+    catalog: dict | None = None,
+) -> TapRun:
+    """One sync by the tap in the test's own process: what it printed, as a TapRun.
+
+    For tests that mutation testing (`make mutate`) must see reach the code: it cannot see
+    into the tap processes the CLI tests start.
+    """
+    capfd.readouterr()
+    TapPM(config=config, state=state, catalog=catalog).sync_all()
+    out, err = capfd.readouterr()
+    assert_no_secret(out, err)
+    return TapRun(0, out, err, parse_messages(out))
 
 
 def discover(tmp_path: Path, config: dict[str, Any]) -> dict:

@@ -1,0 +1,236 @@
+"""The projects list and the visits to each project's children (tap_pm/projects.py), with the
+tap run in this process.
+
+test_large_workspaces.py and test_sync.py prove the schedule end to end through the CLI; these
+run the same tap in the test's process, so that `make mutate` sees which tests reach the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from conftest import API_KEY, CHILDREN, select, sync_in_process, tap_config
+
+from rocketlane_emulator import Emulator, Faults, Scale
+from tap_pm.progress import SyncProgress
+from tap_pm.tap import TapPM
+
+HOUR = 3600
+# The README's project_revisit_hours: "at least 20" unchanged projects re-read per sync.
+DOCUMENTED_MIN_REVISITS = 20
+
+
+@pytest.fixture
+def emu():
+    """30 small projects: more than a sync re-reads when nothing changed."""
+    scale = Scale(
+        users=6, projects=30, tasks=30, time_entries=10, time_offs=2, phases_per_project=1,
+        spaces_per_project=1, documents_per_project=1, big_project=None,
+    )  # fmt: skip
+    with Emulator(seed=6, scale=scale, api_key=API_KEY, faults=Faults()) as emulator:
+        yield emulator
+
+
+def config(emu: Emulator, **settings) -> dict:
+    """Without the look-back, so a project comes again only when it changed."""
+    return tap_config(emu, lookback_minutes=0, **settings)
+
+
+@pytest.fixture
+def plans(monkeypatch) -> list[tuple[str, int]]:
+    """Every plan the sync made for its progress report: (parent stream, records to visit)."""
+    made: list[tuple[str, int]] = []
+    plan = SyncProgress.plan
+
+    def spy(self, parent: str, count: int) -> None:
+        made.append((parent, count))
+        plan(self, parent, count)
+
+    monkeypatch.setattr(SyncProgress, "plan", spy)
+    return made
+
+
+def visited(emu: Emulator, stream: str = "phases") -> set[int]:
+    """Projects whose `stream` was requested since the log was reset."""
+    return {int(e.params["projectId"]) for e in emu.request_log if e.resource == stream}
+
+
+def projects_requests(emu: Emulator) -> list[dict[str, str]]:
+    return [e.params for e in emu.request_log if e.resource == "projects"]
+
+
+def an_hour_ago(state: dict, *, older: dict[int, float] | None = None) -> dict:
+    """The state as if its sync ran an hour ago (each project's visit `older` by some seconds)."""
+    bookmarks = state["bookmarks"]
+    bookmarks["projects"]["synced_at"] -= HOUR
+    for stream in CHILDREN:
+        for partition in bookmarks[stream]["partitions"]:
+            project = partition["context"]["projectId"]
+            partition["visited_at"] -= HOUR + (older or {}).get(project, 0)
+    return state
+
+
+def test_a_first_sync_lists_every_project_and_reads_all_children(emu, capfd, plans):
+    emu.reset_log()
+    started = int(time.time())
+    run = sync_in_process(capfd, config(emu))
+    projects = emu.ids("projects")
+    assert run.ids("projects") == projects
+    for stream in CHILDREN:
+        assert visited(emu, stream) == projects, stream
+        assert run.ids(stream) == emu.ids(stream), stream
+    [listing] = projects_requests(emu)
+    assert "updatedAt.ge" not in listing
+    state = run.final_state["bookmarks"]["projects"]
+    assert state["scope"] == {
+        "project_ids": [],
+        "include_archived": True,
+        "children": sorted(CHILDREN),
+    }
+    assert started - 1 <= state["synced_at"] <= time.time()
+    assert plans == [("projects", len(projects)), ("projects", len(projects))]
+
+
+def test_an_hourly_sync_reads_changed_projects_and_its_share_of_the_rest(emu, capfd, plans, caplog):
+    first = sync_in_process(capfd, config(emu))
+    ordered = sorted(emu.ids("projects"))
+    changed = ordered[0]
+    emu.touch("projects", changed)
+    # The longest unread are the highest ids: each project's visit k seconds older.
+    older = {project: k for k, project in enumerate(ordered)}
+    state = an_hour_ago(first.final_state, older=older)
+    emu.reset_log()
+    with caplog.at_level(logging.INFO):
+        second = sync_in_process(capfd, config(emu), state=state)
+    # Listed: the changed one, and those updated in the bookmark's own millisecond (`>=`).
+    listed = second.ids("projects")
+    assert changed in listed
+    assert len(listed) < len(ordered) - DOCUMENTED_MIN_REVISITS
+    [listing] = projects_requests(emu)
+    assert "updatedAt.ge" in listing
+    unchanged = [p for p in ordered if p not in listed]
+    revisited = set(unchanged[-DOCUMENTED_MIN_REVISITS:])  # the 20 longest unread
+    for stream in CHILDREN:
+        assert visited(emu, stream) == listed | revisited, stream
+    notes = [r.getMessage() for r in caplog.records if "unchanged projects" in r.getMessage()]
+    assert notes == [
+        (
+            f"projects: re-reading the children of 20 of {len(unchanged)} unchanged projects (each "
+            "at least every 24 hours)"
+        )
+    ]
+    # At the first listed project: those listed, and this sync's share; the same once done.
+    assert plans[-2:] == [("projects", len(listed) + 20)] * 2
+    # Children of projects not read this time keep their state, with their old visit.
+    partitions = {
+        p["context"]["projectId"]: p
+        for p in second.final_state["bookmarks"]["phases"]["partitions"]
+    }
+    assert set(partitions) == set(ordered)
+    assert (
+        second.final_state["bookmarks"]["projects"]["synced_at"]
+        > state["bookmarks"]["projects"]["synced_at"]
+    )
+
+
+def test_a_project_unread_longest_by_any_child_list_goes_first(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
+    ordered = sorted(emu.ids("projects"))
+    state = an_hour_ago(first.final_state, older=dict.fromkeys(ordered[-20:], 100))
+    # The lowest id was read as long ago as the others, but its spaces a day before.
+    low = ordered[0]
+    for partition in state["bookmarks"]["spaces"]["partitions"]:
+        if partition["context"]["projectId"] == low:
+            partition["visited_at"] -= 24 * HOUR
+    emu.reset_log()
+    second = sync_in_process(capfd, config(emu), state=state)
+    listed = second.ids("projects")
+    assert low not in listed
+    # Longest unread first: the lowest id (by its spaces), then those 100 s older, by id.
+    unchanged = sorted(
+        (p for p in ordered if p not in listed),
+        key=lambda p: (p != low, p not in ordered[-20:], p),
+    )
+    assert visited(emu) == listed | set(unchanged[:DOCUMENTED_MIN_REVISITS])
+
+
+def test_exact_mode_reads_every_project_every_sync(emu, capfd):
+    first = sync_in_process(capfd, config(emu, project_revisit_hours=0))
+    emu.reset_log()
+    sync_in_process(
+        capfd, config(emu, project_revisit_hours=0), state=an_hour_ago(first.final_state)
+    )
+    assert visited(emu) == emu.ids("projects")
+
+
+def test_a_new_scope_lists_every_project_again(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
+    for settings in ({"include_archived": False}, {"project_ids": sorted(emu.ids("projects"))}):
+        emu.reset_log()
+        sync_in_process(capfd, config(emu, **settings), state=first.final_state)
+        [listing] = projects_requests(emu)
+        assert "updatedAt.ge" not in listing, settings
+    emu.reset_log()
+    sync_in_process(capfd, config(emu, reconcile=True), state=first.final_state)
+    assert "updatedAt.ge" not in projects_requests(emu)[0]
+    assert visited(emu) == emu.ids("projects")
+
+
+def test_project_ids_read_only_those_projects(emu, capfd, plans):
+    wanted = sorted(emu.ids("projects"))[3:5]
+    emu.reset_log()
+    run = sync_in_process(capfd, config(emu, project_ids=wanted))
+    assert run.ids("projects") == set(wanted)
+    for stream in CHILDREN:
+        assert visited(emu, stream) == set(wanted), stream
+    scope = run.final_state["bookmarks"]["projects"]["scope"]
+    assert scope["project_ids"] == wanted
+    assert plans == [("projects", 2), ("projects", 2)]
+    # Later syncs visit them again (children of unchanged projects), and only them.
+    emu.reset_log()
+    sync_in_process(capfd, config(emu, project_ids=wanted), state=an_hour_ago(run.final_state))
+    assert visited(emu) == set(wanted)
+
+
+def test_a_deleted_project_leaves_with_its_children(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
+    victim = min(emu.ids("projects"))  # the first an hourly sync re-reads (ties: by id)
+    children = {s: {r for r in emu.ids(s) if emu.project_of(s, r) == victim} for s in CHILDREN}
+    emu.delete("projects", victim)
+    second = sync_in_process(capfd, config(emu), state=an_hour_ago(first.final_state))
+    gone = {
+        m["stream"]: m["record"]["id"]
+        for m in second.messages
+        if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at")
+    }
+    assert gone.get("projects") == victim
+    tombstones = {}
+    for m in second.messages:
+        if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at"):
+            tombstones.setdefault(m["stream"], set()).add(m["record"]["id"])
+    assert tombstones == {"projects": {victim}, **children}
+    for stream in CHILDREN:
+        partitions = second.final_state["bookmarks"][stream]["partitions"]
+        assert victim not in {p["context"]["projectId"] for p in partitions}, stream
+    # Gone from a full listing too, where it is simply not listed.
+    other = max(emu.ids("projects"))
+    kids = {s: {r for r in emu.ids(s) if emu.project_of(s, r) == other} for s in CHILDREN}
+    emu.delete("projects", other)
+    third = sync_in_process(capfd, config(emu, reconcile=True), state=second.final_state)
+    tombstones = {}
+    for m in third.messages:
+        if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at"):
+            tombstones.setdefault(m["stream"], set()).add(m["record"]["id"])
+    assert tombstones == {s: ids for s, ids in kids.items() if ids}
+    assert "projects" in {m["stream"] for m in third.messages if m["type"] == "ACTIVATE_VERSION"}
+
+
+def test_projects_alone_read_no_children(emu, capfd):
+    catalog = select(TapPM(config=config(emu)).catalog_dict, ("projects",))
+    emu.reset_log()
+    run = sync_in_process(capfd, config(emu), catalog=catalog)
+    assert run.ids("projects") == emu.ids("projects")
+    assert {e.resource for e in emu.request_log} == {"projects"}
+    assert set(run.record_counts()) == {"projects"}
