@@ -15,7 +15,7 @@ deep-nesting    tasks            fields[0].fieldValue   a list nested 600 levels
 huge-number     projects         budgetedHours          1e400
 tiny-number     time-entries     costRate.rate          1e-400
 nul             spaces           spaceName              a NUL inside the name
-invalid-utf8    space-documents  spaceDocumentName      a byte that is not UTF-8
+invalid-utf8    space-documents  url                    a byte that is not UTF-8
 odd-key         users            a property named \\ud83d  "cut"
 ==============  ===============  =====================  ===================================
 
@@ -67,20 +67,18 @@ def _long_text(seed: int) -> str:
     return head + image[: LONG_TEXT_BYTES - len(head) - len(tail)] + tail
 
 
-def _deep(levels: int) -> list[Any]:
-    value: list[Any] = ["leaf"]
-    for _ in range(levels - 1):
-        value = [value]
-    return value
+def _deep(levels: int) -> RawJSON:
+    # As bytes: Python would need more recursion than it allows to copy or write the lists.
+    return RawJSON(b"[" * levels + b'"leaf"' + b"]" * levels)
 
 
 def _cut_in_emoji(name: object) -> str:
     return f"{name or 'Launch'} \ud83d"  # the first half of 🚀's surrogate pair, alone
 
 
-def _bad_byte(name: object) -> RawJSON:
-    text = json.dumps(str(name or "Floor plan"), ensure_ascii=False).encode()
-    return RawJSON(text[:-1] + b' \xff v2"')  # Latin-1's ÿ, sent as one byte
+def _bad_byte(url: object) -> RawJSON:
+    text = json.dumps(str(url or "https://docs.example/plan"), ensure_ascii=False).encode()
+    return RawJSON(text[:-1] + b'#caf\xe9"')  # Latin-1's é, sent as one byte
 
 
 # kind -> (stream, id key, field path, the value sent given the value the record has)
@@ -92,7 +90,7 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
     "huge-number": ("projects", "projectId", "budgetedHours", lambda _: RawJSON(b"1e400")),
     "tiny-number": ("time-entries", "timeEntryId", "costRate.rate", lambda _: RawJSON(b"1e-400")),
     "nul": ("spaces", "spaceId", "spaceName", lambda v: f"{v or 'Alpha'}\x00Beta"),
-    "invalid-utf8": ("space-documents", "spaceDocumentId", "spaceDocumentName", _bad_byte),
+    "invalid-utf8": ("space-documents", "spaceDocumentId", "url", _bad_byte),
     "odd-key": ("users", "userId", ODD_KEY, lambda _: "cut"),
 }  # fmt: skip
 

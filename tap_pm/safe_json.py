@@ -15,7 +15,8 @@ each number's text; its records are then scrubbed (`scrub`):
 - a value nested more than MAX_DEPTH levels deep: null in place, and `_drift` keeps its JSON
   text (ASCII, escapes spelled out);
 - a property whose name has such characters: it leaves its object; `_drift` keeps its value
-  under its path, spelled the same way; a property the API names `_drift` goes the same way.
+  under its path, the name quoted and spelled the same way (`["\\ud83d"]`, see `join`); a
+  property the API names `_drift` goes the same way.
 
 Only a body that is not JSON at all is an error, naming the byte offset where it stops being
 JSON. Numbers are read as IEEE doubles, as RFC 8259 §6 describes for interoperability.
@@ -179,6 +180,20 @@ def in_deep_stack(func: Callable[..., t.Any], *args: t.Any) -> t.Any:  # noqa: A
 
 
 # ------------------------------------------------------------------------------ scrub
+_PLAIN_NAME = re.compile('[^.\\[\\]"\x00\ud800-\udfff]+')
+
+
+def join(path: str, name: str) -> str:
+    """The path of property `name` inside `path` (`_drift`'s keys, the log's fields).
+
+    `a.b`; `a[0]` for an array's item; a name a path cannot tell apart (empty, or with `.`,
+    `[`, `]`, `"`, a NUL or a lone surrogate) quoted and spelled: `a["x.y"]`, `[""]`.
+    """
+    if _PLAIN_NAME.fullmatch(name):
+        return f"{path}.{name}" if path else name
+    return f'{path}["{spell(name)}"]'
+
+
 def spell(text: str) -> str:
     """The text as the body of a JSON string, with lone surrogates and NUL spelled out."""
     return _SURROGATE.sub(_escape, json.dumps(text, ensure_ascii=False)[1:-1])
@@ -262,10 +277,8 @@ class Scrub:
         for name in list(value):
             item = value[name]
             odd = _BAD_TEXT.search(name) is not None
-            is_drift = not path and name == DRIFT
-            spelled = spell(name) if odd else name
-            inner = f"{path}.{spelled}" if path else spelled
-            inner_pattern = f"{pattern}.{spelled}" if pattern else spelled
+            is_drift = depth == 1 and name == DRIFT
+            inner, inner_pattern = join(path, name), join(pattern, name)
             if depth + _own_nesting(item) > MAX_DEPTH:
                 self.keep("deep", inner, inner_pattern, _json_text(item))
                 clean = None
