@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
-from rocketlane_emulator.hostile import RawJSON, dumps
+from rocketlane_emulator.hostile import HostileValue, RawJSON, dumps
 from tap_pm.safe_json import MAX_DEPTH, decode, spell
 from tap_pm.tap import TapPM
 
@@ -442,13 +442,16 @@ def assert_hostile_landed(emu: Emulator, records: dict[str, dict[int, dict]], lo
         if item.kind != "odd-key":
             assert column(record, item.field) == in_column, item.kind
         assert (record.get(DRIFT) or {}).get(drift_path(item.field)) == kept, item.kind
-        pattern = drift_path(item.field).replace("[0]", "[]")
-        lines = [
-            line for line in log.splitlines() if f"{item.stream}: 1 value of {pattern} " in line
-        ]
         if kept is not None:
-            assert len(lines) == 1, (item.kind, lines)
-            assert f"(e.g. id {item.record_id})" in lines[0]
+            assert_named_once(log, item)
+
+
+def assert_named_once(log: str, item: HostileValue) -> None:
+    """The log names the value's field once, with its record as the example."""
+    pattern = drift_path(item.field).replace("[0]", "[]")
+    lines = [line for line in log.splitlines() if f"{item.stream}: 1 value of {pattern} " in line]
+    assert len(lines) == 1, (item.kind, lines)
+    assert f"(e.g. id {item.record_id})" in lines[0]
 
 
 def test_emulator_sends_each_hostile_kind(hostile_emulator):
