@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 import pytest
 from conftest import API_KEY, CHILDREN, select, sync_in_process, tap_config
@@ -165,17 +166,86 @@ def test_exact_mode_reads_every_project_every_sync(emu, capfd):
     assert visited(emu) == emu.ids("projects")
 
 
+def bookmark_ms(state: dict) -> int:
+    value = state["bookmarks"]["projects"]["replication_key_value"]
+    return round(datetime.fromisoformat(value).timestamp() * 1000)
+
+
 def test_a_new_scope_lists_every_project_again(emu, capfd):
     first = sync_in_process(capfd, config(emu))
-    for settings in ({"include_archived": False}, {"project_ids": sorted(emu.ids("projects"))}):
+    mark = bookmark_ms(first.final_state)
+    changed = min(emu.ids("projects"))
+    emu.touch("projects", changed)
+    # Updated since the bookmark (`>=`): the changed one and those of the bookmark's millisecond.
+    since = {p["projectId"] for p in emu.truth("projects") if p["updatedAt"] >= mark}
+    assert changed in since
+    assert len(since) < len(emu.ids("projects"))
+    live = {p["projectId"] for p in emu.truth("projects") if not p.get("archived")}
+    assert live < emu.ids("projects")
+    for settings, scope in (
+        ({"project_ids": sorted(emu.ids("projects"))}, emu.ids("projects")),
+        ({"include_archived": False}, live),
+    ):
         emu.reset_log()
-        sync_in_process(capfd, config(emu, **settings), state=first.final_state)
+        run = sync_in_process(capfd, config(emu, **settings), state=first.final_state)
         [listing] = projects_requests(emu)
         assert "updatedAt.ge" not in listing, settings
+        # Every project's children are read; only the changed projects are records again.
+        for stream in CHILDREN:
+            assert visited(emu, stream) == scope, (settings, stream)
+        assert run.ids("projects") == since & scope, settings
+
+
+def test_a_reconcile_emits_every_project(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
     emu.reset_log()
-    sync_in_process(capfd, config(emu, reconcile=True), state=first.final_state)
+    run = sync_in_process(capfd, config(emu, reconcile=True), state=first.final_state)
     assert "updatedAt.ge" not in projects_requests(emu)[0]
     assert visited(emu) == emu.ids("projects")
+    assert run.ids("projects") == emu.ids("projects")  # the projects table is activated
+    assert "projects" in {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+
+
+def test_a_small_workspace_re_reads_every_project_without_saying_so(capfd, caplog):
+    with Emulator(seed=4, scale=Scale.small(), api_key=API_KEY) as small:
+        first = sync_in_process(capfd, config(small))
+        small.reset_log()
+        with caplog.at_level(logging.INFO):
+            sync_in_process(capfd, config(small), state=an_hour_ago(first.final_state))
+        assert visited(small) == small.ids("projects")
+    assert not [r for r in caplog.records if "unchanged projects" in r.getMessage()]
+
+
+def test_a_project_any_child_list_knows_is_visited(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
+    state = an_hour_ago(first.final_state)
+    project = max(emu.ids("projects"))
+    for stream in ("phases", "space-documents"):  # known to the spaces list alone
+        partitions = state["bookmarks"][stream]["partitions"]
+        partitions[:] = [p for p in partitions if p["context"]["projectId"] != project]
+    emu.reset_log()
+    sync_in_process(capfd, config(emu, project_revisit_hours=0), state=state)
+    for stream in CHILDREN:
+        assert project in visited(emu, stream), stream
+
+
+def test_children_are_activated_only_when_every_project_was_listed_since(emu, capfd):
+    first = sync_in_process(capfd, config(emu))
+    state = an_hour_ago(first.final_state)
+    # A project this sync does not re-read (neither listed as changed nor among the 20 it
+    # re-reads: ties go by id, so the highest stay), its partition from before versions were
+    # kept.
+    mark = bookmark_ms(first.final_state)
+    project = max(p["projectId"] for p in emu.truth("projects") if p["updatedAt"] < mark)
+    for partition in state["bookmarks"]["phases"]["partitions"]:
+        if partition["context"]["projectId"] == project:
+            del partition["version"]
+    emu.reset_log()
+    second = sync_in_process(capfd, config(emu), state=state)
+    assert project not in visited(emu)
+    activated = {m["stream"] for m in second.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert not activated & set(CHILDREN)  # 10 projects' children were not listed again
+    assert {"users", "fields", "time-offs"} <= activated
 
 
 def test_project_ids_read_only_those_projects(emu, capfd, plans):
@@ -211,6 +281,15 @@ def test_a_deleted_project_leaves_with_its_children(emu, capfd):
         if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at"):
             tombstones.setdefault(m["stream"], set()).add(m["record"]["id"])
     assert tombstones == {"projects": {victim}, **children}
+    [project_tombstone] = [
+        m["record"]
+        for m in second.messages
+        if m["type"] == "RECORD"
+        and m["stream"] == "projects"
+        and m["record"].get("_sdc_deleted_at")
+    ]
+    assert set(project_tombstone) == {"id", "projectId", "_sdc_deleted_at"}
+    assert project_tombstone["projectId"] == victim
     for stream in CHILDREN:
         partitions = second.final_state["bookmarks"][stream]["partitions"]
         assert victim not in {p["context"]["projectId"] for p in partitions}, stream
@@ -218,7 +297,15 @@ def test_a_deleted_project_leaves_with_its_children(emu, capfd):
     other = max(emu.ids("projects"))
     kids = {s: {r for r in emu.ids(s) if emu.project_of(s, r) == other} for s in CHILDREN}
     emu.delete("projects", other)
-    third = sync_in_process(capfd, config(emu, reconcile=True), state=second.final_state)
+    # And one whose children's ids were never kept (a state from before): nothing to mark.
+    third_gone = sorted(emu.ids("projects"))[1]
+    state = second.final_state
+    for stream in CHILDREN:
+        for partition in state["bookmarks"][stream]["partitions"]:
+            if partition["context"]["projectId"] == third_gone:
+                del partition["ids"]
+    emu.delete("projects", third_gone)
+    third = sync_in_process(capfd, config(emu, reconcile=True), state=state)
     tombstones = {}
     for m in third.messages:
         if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at"):

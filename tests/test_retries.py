@@ -150,6 +150,10 @@ def test_a_failure_is_described_by_its_answer_or_its_exception():
     assert retries.describe_failure(stream, RetriableAPIError("invalid JSON"), request) == (
         "RetriableAPIError on GET /api/1.0/tasks?pageSize=100 (invalid JSON)"
     )
+    reset = ConnectionError("connection reset")  # Python's own: no `response` at all
+    assert retries.describe_failure(stream, reset, request) == (
+        "ConnectionError on GET /api/1.0/tasks?pageSize=100 (connection reset)"
+    )
     timeout = requests.exceptions.ReadTimeout("read timed out", response=answered)
     assert retries.describe_failure(stream, timeout, request) == (
         "ReadTimeout on GET /api/1.0/tasks?pageSize=100 (read timed out)"
@@ -189,3 +193,16 @@ def test_retries_count_against_the_request_budget(emulator, tmp_path):
     failed = sum(entry.status >= 500 for entry in emulator.request_log)
     assert failed > 0
     assert f"sync: {len(emulator.request_log)} requests made" in run.stderr
+
+
+def test_giving_up_on_a_bad_answer_describes_the_answer(clock):
+    answered = requests.Response()
+    answered.status_code = 503
+
+    def unavailable(prepared, context):
+        msg = "HTTP 503"
+        raise RetriableAPIError(msg, answered)
+
+    with pytest.raises(FailedError) as caught:
+        with_retries(Stream(max_retries=1), unavailable, FailedError)(prepared(), None)
+    assert str(caught.value) == "tasks: giving up after 2 attempts: HTTP 503 — HTTP 503."

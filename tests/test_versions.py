@@ -6,13 +6,16 @@ test's process on a small workspace, so that `make mutate` sees which tests reac
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
-from conftest import API_KEY, CHILDREN, STREAMS, TapRun, sync_in_process, tap_config
+from conftest import API_KEY, CHILDREN, STREAMS, TapRun, select, sync_in_process, tap_config
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale
+from tap_pm.tap import TapPM
 from tap_pm.versions import configured_start, deletion_notices, ms_text
 
 # Lists read in full every sync in a small workspace (one page of users and fields).
@@ -39,6 +42,16 @@ def epoch_ms(text: str) -> int:
 )
 def test_start_date_in_epoch_ms(setting, expected):
     assert configured_start({"start_date": setting} if setting is not None else {}) == expected
+
+
+def test_a_start_date_without_offset_is_utc_whatever_the_local_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert configured_start({"start_date": "2025-06-01T00:00:00"}) == 1_748_736_000_000
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_instants_in_messages():
@@ -165,14 +178,17 @@ def tombstones(run: TapRun) -> dict[str, set[int]]:
     return found
 
 
-def test_a_first_sync_versions_every_record_and_activates_each_table_last(emu, capfd):
+def test_a_first_sync_versions_every_record_and_activates_each_table_last(emu, capfd, caplog):
     started = datetime.now(timezone.utc).timestamp() * 1000
-    run = sync_in_process(capfd, tap_config(emu))
+    with caplog.at_level(logging.INFO):
+        run = sync_in_process(capfd, tap_config(emu))
     ended = datetime.now(timezone.utc).timestamp() * 1000
     activated = activations(run)
     assert set(activated) == set(STREAMS)
     [version] = set(activated.values())  # the sync's start, in epoch ms
     assert started - 1000 <= version <= ended
+    logged = {r.getMessage() for r in caplog.records}
+    assert {f"{name}: activating table version {version}" for name in STREAMS} <= logged
     for name in STREAMS:
         assert versions(run, name) == {version}, name
         records = run.records(name)
@@ -235,7 +251,7 @@ def test_a_list_over_a_page_waits_for_a_reconcile(emu, capfd):
     assert "fields" not in activations(third)
 
 
-def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd):
+def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd, caplog):
     first = sync_in_process(capfd, tap_config(emu))
     [v1] = set(activations(first).values())
     project = max(emu.ids("projects"))
@@ -246,7 +262,8 @@ def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd):
     other_project = emu.project_of("phases", other)
     emu.delete("phases", other)
     emu.delete("projects", project)
-    second = sync_in_process(capfd, tap_config(emu), state=first.final_state)
+    with caplog.at_level(logging.INFO):
+        second = sync_in_process(capfd, tap_config(emu), state=first.final_state)
     [v2] = set(activations(second).values())
     expected = {"projects": {project}, **owned}
     expected["phases"] = owned["phases"] | {other}
@@ -260,8 +277,15 @@ def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd):
             assert epoch_ms(record["_sdc_deleted_at"]) == v2
             key = ID_KEYS[m["stream"]]
             assert record[key] == record["id"]
+            assert set(record) == {"id", key, "projectId", "_sdc_deleted_at"}, record
             if m["stream"] != "projects":  # with its partition's context
                 assert record["projectId"] == (other_project if record["id"] == other else project)
+    logged = {r.getMessage() for r in caplog.records}
+    for name, ids in expected.items():
+        assert (
+            f"{name}: {len(ids)} records deleted in Rocketlane sent with _sdc_deleted_at "
+            f"(table version {v1})"
+        ) in logged, name
     kinds = [m["type"] for m in second.messages]
     last_record = max(i for i, m in enumerate(second.messages) if m["type"] == "RECORD")
     assert tombstone(second.messages[last_record])
@@ -278,7 +302,10 @@ def test_deletions_off_send_no_version_and_no_tombstone(emu, capfd):
     config = tap_config(emu, emit_activate_version_messages=False)
     first = sync_in_process(capfd, config)
     emu.delete("phases", min(emu.ids("phases")))
+    emu.delete("projects", max(emu.ids("projects")))  # its children answer 404
     second = sync_in_process(capfd, config, state=first.final_state)
+    for name in ("tasks", "time-entries"):  # without deletions to find, none listed in full
+        assert len(second.records(name)) < len(emu.ids(name)), name
     for run in (first, second):
         assert activations(run) == {}
         assert tombstones(run) == {}
@@ -311,3 +338,38 @@ def test_start_date_is_the_scope_each_sync_lists_from(emu, capfd):
         expected = None if name == "time-offs" else pivot
         assert first.final_state["bookmarks"][name].get("scope_start") == expected, name
     assert "tasks" in activations(first)
+
+
+def test_project_ids_list_each_project_incrementally(emu, capfd):
+    wanted = sorted(emu.ids("projects"))[:2]
+    first = sync_in_process(capfd, tap_config(emu, project_ids=wanted, lookback_minutes=0))
+    tasks = {t for t in emu.ids("tasks") if emu.project_of("tasks", t) in wanted}
+    assert first.ids("tasks") == tasks
+    task = min(tasks)
+    emu.touch("tasks", task)
+    second = sync_in_process(
+        capfd, tap_config(emu, project_ids=wanted, lookback_minutes=0), state=first.final_state
+    )
+    # Each project's tasks from its own bookmark: the change, and what shares its millisecond.
+    assert task in second.ids("tasks")
+    assert len(second.ids("tasks")) < len(tasks)
+
+
+def test_project_ids_that_match_no_project(emu, capfd):
+    run = sync_in_process(capfd, tap_config(emu, project_ids=[5_000_000_001]))
+    assert not run.records("projects")
+    assert set(activations(run)) == {"users", "fields", "time-offs"}
+
+
+def test_invoice_lines_leave_by_their_table_version_not_tombstones(emu, capfd):
+    config = tap_config(emu)
+    catalog = select(TapPM(config=config).catalog_dict, ("invoices", "invoice-lines"))
+    first = sync_in_process(capfd, config, catalog=catalog)
+    partitions = first.final_state["bookmarks"]["invoice-lines"]["partitions"]
+    assert partitions
+    assert all("ids" not in p for p in partitions)  # ids are kept for a project's children only
+    emu.delete("invoice-lines", min(emu.ids("invoice-lines")))
+    second = sync_in_process(capfd, config, catalog=catalog, state=first.final_state)
+    assert tombstones(second) == {}
+    assert activations(second)["invoice-lines"] > activations(first)["invoice-lines"]
+    assert second.ids("invoice-lines") == emu.ids("invoice-lines")
