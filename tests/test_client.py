@@ -113,11 +113,20 @@ def test_paginator_follows_tokens_and_refuses_loops():
     paginator.advance(page(has_more=True, token="t2"))
     with pytest.raises(PaginationError, match="twice"):
         paginator.advance(page(has_more=True, token="t1"))
-    with pytest.raises(PaginationError, match="without a nextPageToken"):
+    with pytest.raises(
+        PaginationError, match=r"^the API answered hasMore=true without a nextPageToken$"
+    ):
         PageTokenPaginator().advance(page(has_more=True))
     done = PageTokenPaginator()
     done.advance(page(has_more=False, token="ignored"))
     assert done.finished
+
+
+def test_a_page_without_pagination_is_the_last():
+    last = response(200, {"data": []})
+    assert not PageTokenPaginator().has_more(last)
+    with pytest.raises(PaginationError, match="without a nextPageToken"):
+        PageTokenPaginator().get_next(last)
 
 
 def test_empty_page_with_more_to_come_is_not_the_end():

@@ -20,13 +20,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 import requests
-from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, tap_config
+from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, sync_in_process, tap_config
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
 from tap_pm.conform import (
     DRIFT,
+    DRIFT_PROPERTY,
+    PATTERNS,
     Conformer,
+    DriftSchemaDirectory,
     KeyMisfitError,
+    _matcher,
     is_date,
     is_date_time,
     with_drift_column,
@@ -53,6 +57,23 @@ def assert_valid(stream: str, record: dict) -> None:
     assert not errors, errors
 
 
+def test_the_drift_column_is_declared_on_every_stream():
+    schema = json.loads((SCHEMAS / "tasks.json").read_text())
+    declared_copy = json.loads(json.dumps(schema))
+    with_drift = with_drift_column(schema)
+    assert with_drift["properties"] == {**schema["properties"], DRIFT: DRIFT_PROPERTY}
+    assert {k: v for k, v in with_drift.items() if k != "properties"} == {
+        k: v for k, v in schema.items() if k != "properties"
+    }
+    assert schema == declared_copy  # the file's schema is left as it was
+    tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
+    for name, stream in tap.streams.items():
+        assert stream.schema["properties"][DRIFT] == DRIFT_PROPERTY, name
+        assert set(stream.schema["properties"]) - {DRIFT} == set(declared(name)["properties"]) - {
+            DRIFT
+        }
+
+
 def test_the_format_checker_checks_dates_and_date_times():
     """Without rfc3339-validator jsonschema skips `date-time`: the tests would prove nothing."""
     assert not FORMATS.conforms("2024-05-01 10:00", "date-time")
@@ -63,7 +84,14 @@ def test_the_format_checker_checks_dates_and_date_times():
 # ------------------------------------------------------------------- a decimal for an integer
 @pytest.mark.parametrize(
     ("sent", "column"),
-    [(38.0, 38), ("480", 480), ("-3", -3), (2**40 + 0.0, 2**40)],
+    [
+        (38.0, 38),
+        ("480", 480),
+        ("-3", -3),
+        (2**40 + 0.0, 2**40),
+        ("9223372036854775807", 2**63 - 1),
+        ("-9223372036854775808", -(2**63)),  # BIGINT's bounds
+    ],
 )
 def test_a_whole_value_for_an_integer_stays_in_its_column(sent, column):
     record = conform("tasks", effortInMinutes=sent)
@@ -73,7 +101,13 @@ def test_a_whole_value_for_an_integer_stays_in_its_column(sent, column):
     assert_valid("tasks", record)
 
 
-@pytest.mark.parametrize("sent", [37.5, "37.0", "0480", "-0", "1e3", " 480", True, 1e30, "x"])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        37.5, "37.0", "0480", "-0", "1e3", " 480", True, 1e30, "x",
+        "9223372036854775808", "-9223372036854775809", 2.0**63,  # beyond BIGINT
+    ],
+)  # fmt: skip
 def test_a_value_that_is_not_an_exact_integer_goes_to_drift(sent):
     record = conform("tasks", effortInMinutes=sent)
     assert record["effortInMinutes"] is None
@@ -131,6 +165,7 @@ def test_nested_values_are_fitted_where_they_are():
         "not an object",
         {"fieldId": "31", "fieldLabel": "Region"},
         {"fieldId": "thirty-one"},
+        {"fieldId": "32", "fieldValue": ["any", 5]},  # repaired: its value of any type stays
     ]
     record = conform("tasks", status=status, fields=fields)
     assert record["status"] == {"value": None, "label": "5", "color": "red"}
@@ -138,6 +173,7 @@ def test_nested_values_are_fitted_where_they_are():
         {"fieldId": 1, "fieldValue": {"any": "thing"}},
         {"fieldId": 31, "fieldLabel": "Region"},
         {"fieldId": None},
+        {"fieldId": 32, "fieldValue": ["any", 5]},
     ]
     # Paths index the array as the API sent it.
     assert record[DRIFT] == {
@@ -298,6 +334,96 @@ def assert_nothing_lost(sent: dict, record: dict, schema: dict) -> None:
     columns = {k: v for k, v in record.items() if k != DRIFT}
     back = rebuilt(columns, drift, "", schema)
     assert same(sent, back), (sent, record)
+
+
+def test_the_log_says_what_happened_to_one_value_and_how_loud(caplog):
+    conformer = Conformer("tasks", declared("tasks"))
+    conformer({"id": 1, "taskId": 1, "effortInMinutes": 37.5, "gone": None, "mood": "ok"})
+    conformer({"id": 2, "taskId": 2, "effortInMinutes": "480"})
+    with caplog.at_level(logging.INFO):
+        conformer.report(logging.getLogger("tap-pm"))
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.INFO,
+            (
+                "tasks: 1 value of effortInMinutes came as text and was converted to integer "
+                "without loss (e.g. id 2)"
+            ),
+        ),
+        (
+            logging.WARNING,
+            (
+                "tasks: 1 value of effortInMinutes did not fit integer and was kept in _drift "
+                "(e.g. id 1)"
+            ),
+        ),
+        (
+            logging.WARNING,
+            (
+                "tasks: 1 value of mood, a property the schema does not have, was kept in _drift "
+                "(e.g. id 1)"
+            ),
+        ),
+        (
+            logging.INFO,
+            (
+                "tasks: 1 value of gone, a property the schema does not have, was null: nothing to "
+                "keep (e.g. id 1)"
+            ),
+        ),
+    ]
+
+
+def test_unstorable_values_of_a_page_are_kept_and_logged(caplog):
+    conformer = Conformer("tasks", declared("tasks"))
+    records = [
+        {"id": 1, "taskId": 11, "taskName": "a\x00b"},
+        {"id": 2, "taskId": 12, "taskName": "\ud800"},
+        {"id": 3, "taskId": 13, "taskDescription": "x\x00"},
+    ]
+    conformer.scrub_page(records, "taskId")
+    assert [r[DRIFT] for r in records] == [
+        {"taskName": "a\\u0000b"},
+        {"taskName": "\\ud800"},
+        {"taskDescription": "x\\u0000"},
+    ]
+    with caplog.at_level(logging.INFO):
+        conformer.report(logging.getLogger("tap-pm"))
+    held = "held text no warehouse stores as sent (a lone UTF-16 surrogate or a NUL, now U+FFFD)"
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            (
+                f"tasks: 1 value of taskDescription {held}: as sent, it was kept in _drift "
+                "(e.g. id 13)"
+            ),
+        ),
+        (
+            logging.WARNING,
+            f"tasks: 2 values of taskName {held}: as sent, they were kept in _drift (e.g. id 11)",
+        ),
+    ]
+
+
+def test_date_patterns_match_whole_days_only():
+    is_day = _matcher(PATTERNS["date"])
+    assert is_day("2024-02-29")
+    assert not is_day("2023-02-29")
+    assert not is_day("2024-02-29T00:00:00Z")
+    assert DriftSchemaDirectory(SCHEMAS).fetch_schema("tasks") == declared("tasks")
+
+
+def test_a_sync_logs_drift_at_each_stream_end_and_declares_each_schema_once(capfd, caplog):
+    with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, drift=True) as emu:
+        with caplog.at_level(logging.INFO):
+            run = sync_in_process(capfd, tap_config(emu))
+        drifted = emu.drifted
+    assert drifted
+    logged = [r.getMessage() for r in caplog.records]
+    for item in drifted:
+        assert [m for m in logged if f"{item.stream}: 1 value of {item.field}" in m], item
+    declared_by = Counter(m["stream"] for m in run.messages if m["type"] == "SCHEMA")
+    assert declared_by == dict.fromkeys(STREAMS, 1)
 
 
 # ------------------------------------------------------------------ never fails its schema
