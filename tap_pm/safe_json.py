@@ -47,11 +47,11 @@ _ENVELOPE = 2  # the page object and its `data` array, around each record
 _MAX_INT_DIGITS = 4300
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _NONZERO = re.compile("[1-9]")
-# What the fast path cannot read exactly (digits are mapped to `0` before the search):
-# a NUL, 19 digits in a row (beyond 64 bits, or a fraction that may read as zero), a
-# tiny exponent, and a property named `_drift`.
+# What the fast path would read but a loader cannot store: a NUL, 19 digits in a row (digits
+# are mapped to `0` before the search; a whole number beyond 64 bits has them), and a
+# property named `_drift`. Floats are checked as msgspec reads them (`_exact_float`).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_CAREFUL_MARKS = (b"0" * 19, b"e-000", b"E-000")
+_LONG_NUMBER = b"0" * 19
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,23 @@ _OPEN, _CLOSE = b"[" * PAD, b"]" * PAD
 
 
 def needs_care(body: bytes) -> bool:
-    """Whether the body has what msgspec would read inexactly or a loader cannot store."""
+    """Whether the body may have what msgspec reads but a loader cannot store."""
     if b"\\u0000" in body or b'"_drift"' in body:
         return True
-    digits = body.translate(_DIGITS_AS_ZERO)
-    return any(mark in digits for mark in _CAREFUL_MARKS)
+    return _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO)
+
+
+class _InexactError(Exception):
+    """A float msgspec would read as infinity or zero: the careful path keeps its text."""
+
+
+def _exact_float(text: str) -> float:
+    if isinstance(number := _float(text), RawNumber):
+        raise _InexactError
+    return number
+
+
+_FAST = msgspec.json.Decoder(float_hook=_exact_float)
 
 
 def decode(body: bytes) -> tuple[t.Any, bool]:
@@ -97,8 +109,8 @@ def decode(body: bytes) -> tuple[t.Any, bool]:
     """
     if not needs_care(body):
         try:
-            value = msgspec.json.decode(_OPEN + body + _CLOSE)
-        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
+            value = _FAST.decode(_OPEN + body + _CLOSE)
+        except (msgspec.DecodeError, RecursionError, _InexactError):  # Recursion: too deep
             pass
         else:
             for _ in range(PAD):
