@@ -25,6 +25,7 @@ from tap_pm.conform import ConformedStream, DriftSchemaDirectory
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload, read_carefully
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
+from tap_pm.safe_json import needs_scrub
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -444,7 +445,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                     "tap-pm's log, to tap-pm's issue tracker."
                 )
                 raise TapPMError(msg)
-        if read_carefully(response):
+        if needs_scrub(records, careful=read_carefully(response)):
             self.conformer.scrub_page(records, self.id_key)
         total = (payload.get("pagination") or {}).get("totalRecordCount")
         first = "pageToken=" not in (response.request.url or "")

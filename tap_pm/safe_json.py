@@ -47,9 +47,10 @@ _ENVELOPE = 2  # the page object and its `data` array, around each record
 _MAX_INT_DIGITS = 4300
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _NONZERO = re.compile("[1-9]")
-# What the fast path would read but a loader cannot store: a NUL, 19 digits in a row (digits
-# are mapped to `0` before the search; a whole number beyond 64 bits has them), and a
-# property named `_drift`. Floats are checked as msgspec reads them (`_exact_float`).
+# What the fast path would read but a loader cannot store: a NUL, and 19 digits in a row
+# (digits are mapped to `0` before the search; a whole number beyond 64 bits has them).
+# Floats are checked as msgspec reads them (`_exact_float`); a property named `_drift`, in
+# the records read (`needs_scrub`).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
 
@@ -84,9 +85,7 @@ _OPEN, _CLOSE = b"[" * PAD, b"]" * PAD
 
 def needs_care(body: bytes) -> bool:
     """Whether the body may have what msgspec reads but a loader cannot store."""
-    if b"\\u0000" in body or b'"_drift"' in body:
-        return True
-    return _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO)
+    return b"\\u0000" in body or _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO)
 
 
 class _InexactError(Exception):
@@ -313,6 +312,11 @@ def _own_nesting(value: object) -> int:
     if isinstance(value, list):
         return 1 + max(map(_own_nesting, value), default=0)
     return 1 if isinstance(value, dict) else 0
+
+
+def needs_scrub(records: list[dict[str, t.Any]], *, careful: bool) -> bool:
+    """Whether a page's records need `scrub`: read the careful way, or one has a `_drift`."""
+    return careful or any(DRIFT in record for record in records)
 
 
 def scrub(record: dict[str, t.Any]) -> Scrub:
