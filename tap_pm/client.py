@@ -26,6 +26,7 @@ from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload,
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
 from tap_pm.safe_json import needs_scrub
+from tap_pm.session import Session
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -208,6 +209,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     def url_base(self) -> str:
         """The `base_url` setting."""
         return str(self.config["base_url"]).rstrip("/")
+
+    @cached_property
+    def requests_session(self) -> Session:
+        """A session that resolves the environment's proxies once, not per request."""
+        return Session()
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
