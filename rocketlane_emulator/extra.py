@@ -104,7 +104,13 @@ class _Extra:
     def invoices(self) -> None:
         """Invoices of customer companies for one to three projects, with lines and payments."""
         rng, n = self.rng, self.scale.invoices
-        projects = self.gen.project_refs
+        # Invoices bill the projects that are billed: not the non-billable ones.
+        billed_projects = [
+            ref
+            for ref, project in zip(self.gen.project_refs, self.out["projects"], strict=True)
+            if project["financials"]["contractType"] != "NON_BILLABLE"
+        ]
+        projects = billed_projects or self.gen.project_refs
         invoices, lines, payments = [], [], []
         line_counts = [rng.randint(1, 4) for _ in range(n)]
         big = self.scale.big_invoice_lines

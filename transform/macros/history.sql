@@ -71,7 +71,7 @@ select
     s.left_at,
     s.left_at is null as is_current,
     coalesce(s.status_number = l.status_count and s.left_at is not null, false) as is_deleted,
-    {{ dbt.datediff('s.entered_at', 'coalesce(s.left_at, ' ~ utc_now() ~ ')', 'second') }} / 3600.0 as hours_in_status
+    {{ dbt.datediff('s.entered_at', 'coalesce(s.left_at, ' ~ utc_now() ~ ')', 'millisecond') }} / 3600000.0 as hours_in_status
 from stretches as s
 inner join numbered as n on n.{{ key }} = s.{{ key }} and n.version_number = s.first_version
 inner join last_stretch as l on l.{{ key }} = s.{{ key }}
@@ -85,3 +85,10 @@ inner join last_stretch as l on l.{{ key }} = s.{{ key }}
 {% macro default__utc_now() -%} cast(timezone('UTC', now()) as timestamp) {%- endmacro %}
 {% macro postgres__utc_now() -%} (now() at time zone 'utc') {%- endmacro %}
 {% macro snowflake__utc_now() -%} sysdate() {%- endmacro %}
+
+
+{#- When a snapshot closes a deleted record: now in UTC, as the records' own times (dbt's default
+    on PostgreSQL and DuckDB is the session's local time). Used when transform/ is the root
+    project; as a package, the root project's dispatch decides. -#}
+{% macro postgres__snapshot_get_time() -%} {{ utc_now() }} {%- endmacro %}
+{% macro duckdb__snapshot_get_time() -%} {{ utc_now() }} {%- endmacro %}

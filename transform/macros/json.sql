@@ -28,7 +28,7 @@
 {%- endmacro %}
 
 {% macro json_float(expr, path) -%}
-  cast({{ json_text(expr, path) }} as {{ dbt.type_float() }})
+  cast({{ json_text(expr, path) }} as {{ type_double() }})
 {%- endmacro %}
 
 {% macro json_boolean(expr, path) -%}
@@ -90,4 +90,10 @@
 
 {% macro snowflake__json_get(expr, path) -%}
   get_path({{ expr }}, '{{ path }}')
+{%- endmacro %}
+
+
+{#- Double precision: dbt's type_float() is a 4-byte REAL on DuckDB, too coarse for money. -#}
+{% macro type_double() -%}
+  double precision
 {%- endmacro %}

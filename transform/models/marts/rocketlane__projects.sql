@@ -9,7 +9,8 @@
     'start_date', 'due_date', 'start_date_actual', 'due_date_actual', 'tasks_total', 'tasks_open',
     'tasks_completed', 'tasks_overdue', 'tasks_archived', 'phases_total', 'phases_completed',
     'minutes_logged', 'minutes_billable', 'minutes_non_billable', 'hours_logged', 'budgeted_hours',
-    'budget_hours_remaining', 'budget_hours_used_ratio', 'percentage_budget_consumed',
+    'budget_hours_remaining', 'budget_hours_used_ratio', 'progress_percentage',
+    'percentage_budget_consumed',
     'percentage_budgeted_hours_consumed', 'currency_code', 'project_fee', 'contract_type',
     'revenue_recognition_type', 'actual_revenue', 'actual_cost', 'actual_margin',
     'actual_margin_percent', 'estimated_revenue', 'estimated_cost', 'estimated_margin',
@@ -144,6 +145,7 @@ select
     case
         when p.budgeted_hours > 0 then coalesce(l.minutes_logged, 0) / 60.0 / p.budgeted_hours
     end as budget_hours_used_ratio,
+    p.progress_percentage,
     p.percentage_budget_consumed,
     p.percentage_budgeted_hours_consumed,
     p.currency_code,

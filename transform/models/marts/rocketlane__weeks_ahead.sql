@@ -79,8 +79,8 @@ grid as (
         coalesce(a.hard_allocated_minutes, 0) as hard_allocated_minutes,
         coalesce(a.projects_allocated, 0) as projects_allocated
     {%- else %}
-        cast(null as {{ dbt.type_float() }}) as allocated_minutes,
-        cast(null as {{ dbt.type_float() }}) as hard_allocated_minutes,
+        cast(null as {{ type_double() }}) as allocated_minutes,
+        cast(null as {{ type_double() }}) as hard_allocated_minutes,
         cast(null as {{ dbt.type_bigint() }}) as projects_allocated
     {%- endif %}
     from people as p

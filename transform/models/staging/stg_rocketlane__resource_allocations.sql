@@ -14,7 +14,7 @@
     ('placeholder_name', json_text(col('placeholder'), 'placeholderName'), dbt.type_string()),
     ('start_date', col('startDate'), 'date'),
     ('end_date', col('endDate'), 'date'),
-    ('minutes_per_day', 'coalesce(' ~ col('minutesPerDay') ~ ', ' ~ col('secondsPerDay') ~ ' / 60.0)', dbt.type_float()),
+    ('minutes_per_day', 'coalesce(' ~ col('minutesPerDay') ~ ', ' ~ col('secondsPerDay') ~ ' / 60.0)', type_double()),
     ('created_at', col('createdAt'), dbt.type_timestamp()),
     ('updated_at', col('updatedAt'), dbt.type_timestamp()),
 ]) }}
