@@ -87,13 +87,13 @@ ANSWER = """
 import json, sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
 marts, today = sys.argv[2], sys.argv[3]
-# Running projects whose logged hours burn their budget fastest, with Rocketlane's margin.
+# Projects with time logged whose hours burn their budget fastest, with Rocketlane's margin.
 burn = con.execute(f'''
-    select project_name, hours_logged, budgeted_hours, budget_hours_used_ratio,
-           progress_percentage, actual_margin_percent, actual_margin, currency_code,
-           outstanding_amount
+    select project_name, status_label, hours_logged, budgeted_hours, budget_hours_used_ratio,
+           progress_percentage, actual_revenue, actual_margin_percent, actual_margin,
+           currency_code, outstanding_amount
     from {marts}.rocketlane__projects
-    where not is_completed and not is_archived and budget_hours_used_ratio is not null
+    where not is_archived and minutes_logged > 0 and budget_hours_used_ratio is not null
     order by budget_hours_used_ratio desc, project_id limit 5''').fetchall()
 # This week: the delivery team (active team members and partners).
 week = con.execute(
@@ -130,22 +130,24 @@ def answer(path: Path, today: str) -> None:
     if proc.returncode:
         sys.exit(f"could not read the models from {path}: {proc.stderr}")
     data = json.loads(proc.stdout)
-    print(f"\nRunning projects by budget burn, as of {today} ({MARTS}.rocketlane__projects):")
+    print(f"\nProjects by budget burn, as of {today} ({MARTS}.rocketlane__projects):")
     print(
-        f"  {'project':<34}{'hours':>8}{'budget h':>10}{'burn':>7}{'done':>6}"
-        f"{'margin':>8}{'profit':>13}{'owed':>12}"
+        f"  {'project':<30}{'status':<13}{'hours':>7}{'budget h':>9}{'burn':>6}{'done':>6}"
+        f"{'margin':>8}{'profit':>14}{'owed':>10}"
     )
-    for name, hours, budget, ratio, done, margin, profit, currency, owed in data["burn"]:
-        margin_text = "-" if margin is None else f"{float(margin):.0f}%"
+    for row in data["burn"]:
+        name, status, hours, budget, ratio, done, revenue, margin, profit, currency, owed = row
+        billed = revenue is not None and float(revenue) != 0
+        margin_text = f"{float(margin):.0f}%" if billed and margin is not None else "-"
         profit_text = "-" if profit is None else f"{float(profit):,.0f} {currency or ''}"
         owed_text = "-" if owed is None else f"{float(owed):,.0f}"
         done_text = "-" if done is None else f"{done}%"
         print(
-            f"  {name[:32]:<34}{float(hours):>8.1f}{float(budget):>10.1f}{float(ratio):>7.0%}"
-            f"{done_text:>6}{margin_text:>8}{profit_text:>13}{owed_text:>12}"
+            f"  {name[:28]:<30}{(status or '-')[:12]:<13}{float(hours):>7.0f}{float(budget):>9.0f}"
+            f"{float(ratio):>6.0%}{done_text:>6}{margin_text:>8}{profit_text:>14}{owed_text:>10}"
         )
     if not data["burn"]:
-        print("  (no running project with a budget)")
+        print("  (no project with time logged and a budget)")
     print(
         f"\nUtilisation this week ({data['week']}), the delivery team "
         f"({MARTS}.rocketlane__weekly_utilisation; capacity less time off):"
@@ -175,12 +177,12 @@ def answer(path: Path, today: str) -> None:
 
 def report(counts: dict[str, tuple[int, int]], truth: dict[str, int] | None) -> bool:
     """Print rows per stream (and the emulator's count); True when they all agree."""
-    header = f"{'stream':<18}{'DuckDB table':<24}{'rows':>7}"
+    header = f"{'stream':<22}{'DuckDB table':<30}{'rows':>7}"
     print(f"\n{header}" + ("" if truth is None else f"{'emulator':>10}"))
     agree = True
     for stream in (*STREAMS, *OPT_IN):
         rows, ids = counts.get(table(stream), (0, 0))
-        line = f"{stream:<18}{SCHEMA + '.' + table(stream):<24}{rows:>7}"
+        line = f"{stream:<22}{SCHEMA + '.' + table(stream):<30}{rows:>7}"
         if truth is not None:
             same = rows == ids == truth[stream]
             agree &= same

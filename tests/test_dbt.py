@@ -313,6 +313,27 @@ def test_dbt_build_on_duckdb_matches_the_emulator(dbt_meltano, shared_emulator, 
     marts = read_duckdb(path, MARTS)
     check_marts(marts, shared_emulator)
     check_money_and_people(marts, shared_emulator, opt_in=True)
+    check_columns_described(marts, shared_emulator)
+
+
+def check_columns_described(marts: Warehouse, emu: Emulator) -> None:
+    """_marts.yml describes every column of every mart but the custom field ones (whose names
+    come from the workspace: the models' descriptions say how)."""
+    described = {
+        model["name"]: {c["name"] for c in model.get("columns", []) if c.get("description")}
+        for model in yaml.safe_load((ROOT / "transform/models/marts/_marts.yml").read_text())[
+            "models"
+        ]
+    }
+    custom = {
+        "rocketlane__projects": "PROJECT", "rocketlane__tasks": "TASK", "rocketlane__users": "USER"
+    }  # fmt: skip
+    assert set(described) == set(marts.tables)
+    for table, rows in marts.tables.items():
+        columns = set(rows[0])
+        if table in custom:
+            columns -= set(expected.custom_field_columns(emu, custom[table]))
+        assert columns == described[table], table
 
 
 def test_dbt_build_without_opt_in_streams_or_custom_fields(dbt_meltano, shared_emulator, tmp_path):

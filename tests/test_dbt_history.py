@@ -78,9 +78,13 @@ def test_three_syncs_give_each_changed_task_its_statuses_with_times(
     }
     emulator.touch("tasks", c)
     change(emulator, "tasks", dated, dueDate=later(tasks[dated]["dueDate"], 3))
-    project_changed = change(emulator, "projects", p, status=status(projects[p]["status"]["value"] % 5 + 1))
+    project_changed = change(
+        emulator, "projects", p, status=status(projects[p]["status"]["value"] % 5 + 1)
+    )
     change(emulator, "projects", q, dueDate=later(projects[q]["dueDate"], 10))
-    phase_changed = change(emulator, "phases", x, status=status(phases[x]["status"]["value"] % 3 + 1))
+    phase_changed = change(
+        emulator, "phases", x, status=status(phases[x]["status"]["value"] % 3 + 1)
+    )
     run(dbt_meltano, emulator, "tap-pm", "target-postgres", "dbt-postgres:build", **env)
 
     # Between the second and third: task a again; task d and phase y deleted. The third sync
