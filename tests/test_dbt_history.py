@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from test_dbt import MARTS, dbt_meltano, run  # noqa: F401 - the fixture
-from test_meltano import postgres, to_ms  # noqa: F401 - the fixture
+from test_meltano import Warehouse, postgres, to_ms  # noqa: F401 - the fixture
 
-from rocketlane_emulator import Emulator
+if TYPE_CHECKING:
+    from rocketlane_emulator import Emulator
 
 HOUR_MS = 3_600_000
 
@@ -53,7 +55,7 @@ def stretches(rows: list[dict]) -> list[tuple[int, int, int | None]]:
 
 
 def test_three_syncs_give_each_changed_task_its_statuses_with_times(
-    dbt_meltano,
+    dbt_meltano,  # noqa: F811
     emulator,
     postgres,  # noqa: F811
 ):
@@ -63,7 +65,7 @@ def test_three_syncs_give_each_changed_task_its_statuses_with_times(
     projects = {p["projectId"]: p for p in emulator.truth("projects")}
     phases = {p["phaseId"]: p for p in emulator.truth("phases")}
     ids = sorted(tasks)
-    a, b, c, d, e = ids[10], ids[20], ids[30], ids[40], ids[50]  # changed tasks
+    a, b, c, d = ids[10], ids[20], ids[30], ids[40]  # changed tasks
     dated = next(t for t in ids[60:] if tasks[t].get("dueDate"))
     p, q = sorted(projects)[2], next(i for i in sorted(projects)[3:] if projects[i].get("dueDate"))
     x, y = sorted(phases)[5], sorted(phases)[6]
@@ -123,22 +125,27 @@ def test_three_syncs_give_each_changed_task_its_statuses_with_times(
         assert expected_hours - 0.5 < float(current["hours_in_status"]) <= expected_hours + 0.01
     # Deleted: its one stretch closed when the build no longer found it.
     [gone] = history[d]
-    assert gone["is_deleted"] and not gone["is_current"]
+    assert gone["is_deleted"]
+    assert not gone["is_current"]
     assert deleting - 60_000 < to_ms(gone["left_at"]) < done + 60_000
     assert not any(r["is_deleted"] for t, rows in history.items() if t != d for r in rows)
 
     versions = by_key(marts.tables["rocketlane__task_history"], "task_id")
-    assert len(versions[c]) == 1  # a touch that changed nothing tracked adds no version
-    moved = versions[dated]
-    assert [v["due_date_changed"] for v in moved] == [False, True]
-    assert [v["due_date_shift_days"] for v in moved] == [None, 3]
-    assert [v["status_changed"] for v in versions[a]] == [False, True, True]
-    assert sum(len(rows) for rows in versions.values()) == len(tasks) + 4  # a twice, b, dated
+    check_task_versions(versions, tasks=len(tasks), a=a, c=c, dated=dated)
 
+    check_projects_and_phases(
+        marts, projects=projects, phases=phases, p=p, q=q, x=x, y=y,
+        p_new=project_changed, x_new=phase_changed,
+    )  # fmt: skip
+
+
+def check_projects_and_phases(marts: Warehouse, *, projects, phases, p, q, x, y, p_new, x_new):
+    """Project p's status changed once, project q's due date moved 10 days later; phase x's
+    status changed once, phase y was deleted; no other project or phase changed."""
     projects_history = by_key(marts.tables["rocketlane__project_status_history"], "project_id")
     assert stretches(projects_history[p]) == [
-        (projects[p]["status"]["value"], projects[p]["updatedAt"], project_changed["updatedAt"]),
-        (projects[p]["status"]["value"] % 5 + 1, project_changed["updatedAt"], None),
+        (projects[p]["status"]["value"], projects[p]["updatedAt"], p_new["updatedAt"]),
+        (projects[p]["status"]["value"] % 5 + 1, p_new["updatedAt"], None),
     ]
     assert all(len(projects_history[i]) == 1 for i in projects if i != p)
     slipped = by_key(marts.tables["rocketlane__project_history"], "project_id")[q]
@@ -146,8 +153,19 @@ def test_three_syncs_give_each_changed_task_its_statuses_with_times(
 
     phases_history = by_key(marts.tables["rocketlane__phase_status_history"], "phase_id")
     assert stretches(phases_history[x]) == [
-        (phases[x]["status"]["value"], phases[x]["updatedAt"], phase_changed["updatedAt"]),
-        (phases[x]["status"]["value"] % 3 + 1, phase_changed["updatedAt"], None),
+        (phases[x]["status"]["value"], phases[x]["updatedAt"], x_new["updatedAt"]),
+        (phases[x]["status"]["value"] % 3 + 1, x_new["updatedAt"], None),
     ]
     assert phases_history[y][-1]["is_deleted"]
-    assert all(len(phases_history[i]) == 1 for i in phases if i not in (x,))
+    assert all(len(phases_history[i]) == 1 for i in phases if i != x)
+
+
+def check_task_versions(versions: dict[int, list[dict]], *, tasks: int, a, c, dated) -> None:
+    """Task a's status changed twice, `dated`'s due date moved 3 days later, c was only touched;
+    with task b's status change, four versions beyond one per task."""
+    assert len(versions[c]) == 1  # a touch that changed nothing tracked adds no version
+    moved = versions[dated]
+    assert [v["due_date_changed"] for v in moved] == [False, True]
+    assert [v["due_date_shift_days"] for v in moved] == [None, 3]
+    assert [v["status_changed"] for v in versions[a]] == [False, True, True]
+    assert sum(len(rows) for rows in versions.values()) == tasks + 4
