@@ -336,6 +336,57 @@ def check_columns_described(marts: Warehouse, emu: Emulator) -> None:
         assert columns == described[table], table
 
 
+RENAME_FIELDS = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+for field_id, label in zip(sys.argv[2::2], sys.argv[3::2]):
+    con.execute("update tap_pm.fields set fieldlabel = ? where id = ?", [label, int(field_id)])
+"""
+
+
+def test_custom_field_columns_follow_the_vars(dbt_meltano, shared_emulator, tmp_path):
+    """A pinned name survives a renamed label; a label that a mart's own column has gets the
+    field's id; include and exclude (ids or labels) choose the fields."""
+    path = tmp_path / "warehouse.duckdb"
+    run(
+        dbt_meltano, shared_emulator, "--full-refresh", "--no-state-update",
+        "tap-pm", "target-duckdb", TARGET_DUCKDB_FILEPATH=str(path),
+    )  # fmt: skip
+    ids = {f["fieldLabel"]: f["fieldId"] for f in shared_emulator.truth("fields")}
+    region, tier = ids["Région"], ids["Customer tier"]
+    subprocess.run(
+        [str(MELTANO.parent / "python"), "-c", RENAME_FIELDS, str(path),
+         str(region), "Sales territory", str(tier), "Project name"],
+        check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+
+    def columns(dbt_vars: dict) -> set[str]:
+        dbt_meltano(
+            "invoke", "dbt-duckdb", "run", "--select", "+rocketlane__projects",
+            "--vars", json.dumps(dbt_vars), env={"DBT_DUCKDB_PATH": str(path)},
+        )  # fmt: skip
+        return set(read_duckdb(path, MARTS).tables["rocketlane__projects"][0])
+
+    every = set(expected.custom_field_columns(shared_emulator, "PROJECT"))
+    renamed = columns({})
+    assert "sales_territory" in renamed
+    assert f"project_name_{tier}" in renamed  # not the mart's own project_name
+    assert not {"region", "customer_tier"} & renamed
+    pinned = columns({"custom_field_column_names": {str(region): "region"}})
+    assert "region" in pinned
+    assert "sales_territory" not in pinned
+    excluded = columns({"custom_fields_exclude": ["mrr", ids["Modules"]]})
+    assert not {"mrr", "modules"} & excluded
+    assert every - {"mrr", "modules", "region", "customer_tier"} <= excluded
+    included = columns({"custom_fields_include": ["Signed SOW", str(ids["Stakeholders"])]})
+    assert included & every == {"signed_sow", "stakeholders", "stakeholders_user_ids"}
+    rows = read_duckdb(path, MARTS).tables["rocketlane__projects"]
+    values = expected.custom_field_values(shared_emulator, shared_emulator.truth("projects"),
+                                          "PROJECT", "projectId")  # fmt: skip
+    for row in rows:
+        assert row["signed_sow"] is values[row["project_id"]]["signed_sow"]
+
+
 def test_dbt_build_without_opt_in_streams_or_custom_fields(dbt_meltano, shared_emulator, tmp_path):
     """tap-pm--acme loads neither the opt-in streams nor custom fields (no `fields` table, no
     `fields` columns): every model builds, the invoice and allocation columns are NULL, the

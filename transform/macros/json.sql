@@ -97,3 +97,12 @@
 {% macro type_double() -%}
   double precision
 {%- endmacro %}
+
+
+{#- JSON text parsed into the warehouse's JSON type (for json_array_elements and json_get). -#}
+{% macro json_parse(expr) -%}
+  {{ return(adapter.dispatch('json_parse', 'rocketlane')(expr)) }}
+{%- endmacro %}
+{% macro duckdb__json_parse(expr) -%} cast({{ expr }} as json) {%- endmacro %}
+{% macro postgres__json_parse(expr) -%} cast({{ expr }} as jsonb) {%- endmacro %}
+{% macro snowflake__json_parse(expr) -%} parse_json({{ expr }}) {%- endmacro %}

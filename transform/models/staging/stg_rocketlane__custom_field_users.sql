@@ -1,34 +1,15 @@
 {#- The users a multiple-user custom field names, one row per object, field and user: the field's
     value is a list of e-mails (or of user references), matched to users by e-mail. -#}
-{%- set objects = [
-    ('PROJECT', 'projects', 'project_id'),
-    ('TASK', 'tasks', 'task_id'),
-    ('USER', 'users', 'user_id'),
-    ('TIME_ENTRY', 'time_entries', 'time_entry_id'),
-] -%}
-{%- set parts = [] -%}
-{%- for object_type, stream, key in objects if has_column(source('rocketlane', stream), 'fields') -%}
-  {%- do parts.append((object_type, stream, key)) -%}
-{%- endfor -%}
-{%- if parts %}
-with entries as (
-  {%- for object_type, stream, key in parts %}
+with multiple_user as (
+    {#- The value's JSON text, parsed back: a list (anything else names no one). #}
     select
-        cast('{{ object_type }}' as {{ dbt.type_string() }}) as object_type,
-        o.{{ key }} as object_id,
-        {{ json_bigint('f.value', 'fieldId') }} as field_id,
-        {{ json_get('f.value', 'fieldValue') }} as field_value
-    from {{ ref('stg_rocketlane__' ~ stream) }} as o
-    {{ json_array_elements('o.custom_fields', 'f') }}
-    {% if not loop.last %}union all{% endif %}
-  {%- endfor %}
-),
-
-multiple_user as (
-    select e.*
-    from entries as e
-    inner join {{ ref('stg_rocketlane__fields') }} as d on d.field_id = e.field_id
-    where d.field_type = 'MULTIPLE_USER'
+        v.object_type,
+        v.object_id,
+        v.field_id,
+        {{ json_parse('v.field_value') }} as field_value
+    from {{ ref('stg_rocketlane__custom_field_values') }} as v
+    inner join {{ ref('stg_rocketlane__fields') }} as d on d.field_id = v.field_id
+    where d.field_type = 'MULTIPLE_USER' and v.field_value like '[%'
 ),
 
 elements as (
@@ -51,12 +32,3 @@ select
 from elements as e
 left join {{ ref('stg_rocketlane__users') }} as u
     on e.referenced_user_id is null and lower(u.email) = lower(e.element_text)
-{%- else %}
-select
-    cast(null as {{ dbt.type_string() }}) as object_type,
-    cast(null as {{ dbt.type_bigint() }}) as object_id,
-    cast(null as {{ dbt.type_bigint() }}) as field_id,
-    cast(null as {{ dbt.type_bigint() }}) as user_id,
-    cast(null as {{ dbt.type_string() }}) as user_email
-where 1 = 0
-{%- endif %}

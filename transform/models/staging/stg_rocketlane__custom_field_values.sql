@@ -2,7 +2,9 @@
     the `fields` arrays of the staging models (deleted rows already left out). `field_value` is
     the value as text (a string as is, a number, boolean, list or object as JSON text);
     `field_value_label` is Rocketlane's display text (option labels, user names);
-    `field_value_user_id` the user a single-user field names. -#}
+    `field_value_user_id` the user a single-user field names. A table, not a view: three marts
+    and a staging model read it, and unnesting the JSON arrays once is what costs. -#}
+{{ config(materialized='table') }}
 {%- set objects = [
     ('PROJECT', 'projects', 'project_id'),
     ('TASK', 'tasks', 'task_id'),
