@@ -11,11 +11,12 @@ kind            stream           field                  sent
 lone-surrogate  tasks            taskName               the name cut inside an emoji
 big-integer     tasks            effortInMinutes        100000000000000000000
 long-text       tasks            taskDescription        2 MiB of rich text, an inline image
-deep-nesting    tasks            fields[0].fieldValue   a list nested 600 levels deep
+deep-nesting    tasks            fields[0].fieldValue   a list nested 1,000 levels deep
+deep-allowed    tasks            fields[1].fieldValue   797 levels: the task is 800 deep
 huge-number     projects         budgetedHours          1e400
 tiny-number     time-entries     costRate.rate          1e-400
 nul             spaces           spaceName              a NUL inside the name
-invalid-utf8    space-documents  spaceDocumentName      a byte that is not UTF-8
+invalid-utf8    space-documents  url                    a byte that is not UTF-8
 odd-key         users            a property named \\ud83d  "cut"
 ==============  ===============  =====================  ===================================
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,9 @@ from .drift import project_of
 Record = dict[str, Any]
 
 LONG_TEXT_BYTES = 2 * 1024 * 1024
-DEEP_LEVELS = 600
+DEEP_LEVELS = 1000
+#: A task (1) with `fields` (2) of objects (3) then these levels: 800, as deep as tap-pm loads.
+DEEP_ALLOWED_LEVELS = 797
 ODD_KEY = "\ud83d"
 
 
@@ -67,20 +71,18 @@ def _long_text(seed: int) -> str:
     return head + image[: LONG_TEXT_BYTES - len(head) - len(tail)] + tail
 
 
-def _deep(levels: int) -> list[Any]:
-    value: list[Any] = ["leaf"]
-    for _ in range(levels - 1):
-        value = [value]
-    return value
+def _deep(levels: int) -> RawJSON:
+    # As bytes: Python would need more recursion than it allows to copy or write the lists.
+    return RawJSON(b"[" * levels + b'"leaf"' + b"]" * levels)
 
 
 def _cut_in_emoji(name: object) -> str:
     return f"{name or 'Launch'} \ud83d"  # the first half of 🚀's surrogate pair, alone
 
 
-def _bad_byte(name: object) -> RawJSON:
-    text = json.dumps(str(name or "Floor plan"), ensure_ascii=False).encode()
-    return RawJSON(text[:-1] + b' \xff v2"')  # Latin-1's ÿ, sent as one byte
+def _bad_byte(url: object) -> RawJSON:
+    text = json.dumps(str(url or "https://docs.example/plan"), ensure_ascii=False).encode()
+    return RawJSON(text[:-1] + b'#caf\xe9"')  # Latin-1's é, sent as one byte
 
 
 # kind -> (stream, id key, field path, the value sent given the value the record has)
@@ -89,10 +91,13 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
     "big-integer": ("tasks", "taskId", "effortInMinutes", lambda _: 10**20),
     "long-text": ("tasks", "taskId", "taskDescription", None),  # by seed, below
     "deep-nesting": ("tasks", "taskId", "fields[0].fieldValue", lambda _: _deep(DEEP_LEVELS)),
+    "deep-allowed": (
+        "tasks", "taskId", "fields[1].fieldValue", lambda _: _deep(DEEP_ALLOWED_LEVELS),
+    ),
     "huge-number": ("projects", "projectId", "budgetedHours", lambda _: RawJSON(b"1e400")),
     "tiny-number": ("time-entries", "timeEntryId", "costRate.rate", lambda _: RawJSON(b"1e-400")),
     "nul": ("spaces", "spaceId", "spaceName", lambda v: f"{v or 'Alpha'}\x00Beta"),
-    "invalid-utf8": ("space-documents", "spaceDocumentId", "spaceDocumentName", _bad_byte),
+    "invalid-utf8": ("space-documents", "spaceDocumentId", "url", _bad_byte),
     "odd-key": ("users", "userId", ODD_KEY, lambda _: "cut"),
 }  # fmt: skip
 
@@ -111,7 +116,7 @@ def _second_listed(data: dict[str, list[Record]], stream: str, id_key: str) -> R
 def _set(record: Record, path: str, make: Any) -> Any:  # noqa: ANN401
     """Set the value at a dotted path (with `[0]` steps), copying shared nested objects."""
     holder: Any = record
-    steps = path.replace("[0]", ".0").split(".")
+    steps = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
     for step in steps[:-1]:
         key: Any = int(step) if step.isdigit() else step
         inner = holder[key] if isinstance(holder, list) else holder.get(key)

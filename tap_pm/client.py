@@ -6,7 +6,7 @@ import math
 import re
 import time
 import typing as t
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from importlib import resources
@@ -25,6 +25,7 @@ from tap_pm.conform import ConformedStream, DriftSchemaDirectory
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload, read_carefully
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
+from tap_pm.safe_json import needs_scrub
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -96,9 +97,16 @@ class StreamUnavailableError(Exception):
 MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
 
 
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - UTC, written as +00:00 below
+
+
 def ms_to_rfc3339(value: float) -> str:
-    """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision."""
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision.
+
+    Integer arithmetic (no division into float seconds, which rounded far dates a
+    millisecond off) and a naive datetime: twice as fast on the hot path, the same text.
+    """
+    return (_EPOCH + timedelta(milliseconds=value)).isoformat("T", "milliseconds") + "+00:00"
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -444,7 +452,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                     "tap-pm's log, to tap-pm's issue tracker."
                 )
                 raise TapPMError(msg)
-        if read_carefully(response):
+        if needs_scrub(records, careful=read_carefully(response)):
             self.conformer.scrub_page(records, self.id_key)
         total = (payload.get("pagination") or {}).get("totalRecordCount")
         first = "pageToken=" not in (response.request.url or "")
@@ -545,10 +553,12 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         """The partition's records, each once, though a restarted listing repeats them."""
         for record in self.request_records(context):
             key = record.get(self.id_key)
-            if isinstance(key, t.Hashable):  # else conform.py says why the record has no row
+            try:
                 if key in seen:
                     continue
                 seen.add(key)
+            except TypeError:  # an id that is an object or array: conform.py says it has no row
+                pass
             yield record
 
     @cached_property

@@ -51,7 +51,7 @@ from singer_sdk import SchemaDirectory, Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 
-from tap_pm.safe_json import DRIFT, INT64, KINDS, in_deep_stack, scrub, unstorable
+from tap_pm.safe_json import DRIFT, INT64, KINDS, in_deep_stack, join, scrub, unstorable
 
 if t.TYPE_CHECKING:
     import logging
@@ -415,11 +415,12 @@ class Conformer:
             node = properties.get(name)
             if node is None:  # a property the schema does not have
                 del record[name]
+                path = join("", name)
                 if value is None:
-                    self.note("unknown-null", name, "", visit.record_id)
+                    self.note("unknown-null", path, "", visit.record_id)
                 else:
-                    visit.drift[name] = value
-                    self.note("unknown", name, "", visit.record_id)
+                    visit.drift[path] = value
+                    self.note("unknown", path, "", visit.record_id)
                 continue
             fixed = visit.repair(node, value, name, name)
             if fixed is not _REMOVE:
