@@ -24,6 +24,7 @@ from test_meltano import (
     MELTANO,
     TABLES,
     Meltano,
+    Postgres,
     Warehouse,
     clean_env,
     copy_project,
@@ -292,11 +293,35 @@ def check_staging(
         if stream == "fields" and not custom_fields:
             live = set()
         assert staging_ids(staging, stream) == live, stream
+    for stream in STREAMS:  # a clean workspace: nothing kept as sent, in any warehouse
+        model, _ = STAGING_KEYS[stream]
+        if stream != "fields":
+            assert all(r["drift"] is None for r in staging.tables[model]), model
     values = staging.tables["stg_rocketlane__custom_field_values"]
     tasks_with_fields = {t["taskId"] for t in emu.truth("tasks") if t.get("fields")}
     if not custom_fields:
         tasks_with_fields = set()
     assert {r["object_id"] for r in values if r["object_type"] == "TASK"} == tasks_with_fields
+
+
+def check_drift_reads_as_sql_null(postgres: Postgres, database: str) -> None:  # noqa: F811
+    """target-postgres writes a JSON `null` where a record has no `_drift`, so `where _drift is
+    not null` is every raw row; the staging models' `drift` is NULL there, an object where kept.
+    Before: staging had no such column, and `_drift is not null` held every row."""
+
+    def query(sql: str) -> list[str]:
+        return postgres.psql(sql, database)
+
+    model = f"{STAGING}.stg_rocketlane__tasks"
+    raw = query("select count(*) from tap_pm.tasks where _drift is not null")
+    assert int(raw[0]) == len(query("select id from tap_pm.tasks")) > 0
+    assert query(f"select count(*) from {model} where drift is not null") == ["0"]  # noqa: S608
+    [task] = query("select min(id) from tap_pm.tasks")
+    # A view: a row with something kept shows at once.
+    query(f"""update tap_pm.tasks set _drift = '{{"x": 1}}' where id = {task}""")  # noqa: S608
+    kept = query(f"select task_id, drift from {model} where drift is not null")  # noqa: S608
+    assert kept == [f'{task}|{{"x": 1}}'], kept
+    query(f"update tap_pm.tasks set _drift = 'null' where id = {task}")  # noqa: S608
 
 
 # ---------------------------------------------------------------------------- tests
@@ -439,6 +464,7 @@ def test_dbt_build_on_postgres_matches_the_emulator_then_drops_deleted_rows(
     marts = postgres.read(database, MARTS)
     check_marts(marts, emulator)
     check_money_and_people(marts, emulator, opt_in=True)
+    check_drift_reads_as_sql_null(postgres, database)
 
     gone = delete_as_in_the_issue(emulator, [])
     run(

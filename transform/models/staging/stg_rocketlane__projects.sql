@@ -34,6 +34,6 @@ select
     {%- endfor %}
     {{ col('currentPhases') }} as current_phases,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}

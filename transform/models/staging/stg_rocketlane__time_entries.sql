@@ -22,7 +22,7 @@ select
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
     cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at,
     cast({{ col('submittedAt') }} as {{ dbt.type_timestamp() }}) as submitted_at,
-    cast({{ col('approvedAt') }} as {{ dbt.type_timestamp() }}) as approved_at{{ custom_fields_column(src) }}
+    cast({{ col('approvedAt') }} as {{ dbt.type_timestamp() }}) as approved_at{{ custom_fields_column(src) }}{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}
   and coalesce({{ col('deleted') }}, false) = false
