@@ -24,8 +24,10 @@ JSON. Numbers are read as IEEE doubles, as RFC 8259 §6 describes for interopera
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 import re
 import sys
 import threading
@@ -40,18 +42,19 @@ if t.TYPE_CHECKING:
 DRIFT = "_drift"
 INT64 = (-(2**63), 2**63 - 1)
 #: Levels of objects and arrays in a record (the record itself is 1). Every shipped loader
-#: reads records this deep back (PostgreSQL's stopped near 975 in a trial).
-MAX_DEPTH = 500
+#: loads records this deep (tests/test_hostile_loads.py); target-postgres stopped near 975.
+MAX_DEPTH = 800
 _ENVELOPE = 2  # the page object and its `data` array, around each record
 #: Python's own limit on the digits of an int it reads from text.
 _MAX_INT_DIGITS = 4300
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _NONZERO = re.compile("[1-9]")
-# What the fast path cannot read exactly (digits are mapped to `0` before the search):
-# a NUL, 19 digits in a row (beyond 64 bits, or a fraction that may read as zero), a
-# tiny exponent, and a property named `_drift`.
+# What the fast path would read but a loader cannot store: a NUL, and 19 digits in a row
+# (digits are mapped to `0` before the search; a whole number beyond 64 bits has them).
+# Floats are checked as msgspec reads them (`_exact_float`); a property named `_drift`, in
+# the records read (`needs_scrub`).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_CAREFUL_MARKS = (b"0" * 19, b"e-000", b"E-000")
+_LONG_NUMBER = b"0" * 19
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,25 @@ def _msgspec_depth_limit() -> int:
 # the careful path then applies MAX_DEPTH exactly.
 PAD = _msgspec_depth_limit() - MAX_DEPTH - _ENVELOPE
 _OPEN, _CLOSE = b"[" * PAD, b"]" * PAD
+_ZEROS = (0,) * PAD
 
 
 def needs_care(body: bytes) -> bool:
-    """Whether the body has what msgspec would read inexactly or a loader cannot store."""
-    if b"\\u0000" in body or b'"_drift"' in body:
-        return True
-    digits = body.translate(_DIGITS_AS_ZERO)
-    return any(mark in digits for mark in _CAREFUL_MARKS)
+    """Whether the body may have what msgspec reads but a loader cannot store."""
+    return b"\\u0000" in body or _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO)
+
+
+class _InexactError(Exception):
+    """A float msgspec would read as infinity or zero: the careful path keeps its text."""
+
+
+def _exact_float(text: str) -> float:
+    if isinstance(number := _float(text), RawNumber):
+        raise _InexactError
+    return number
+
+
+_FAST = msgspec.json.Decoder(float_hook=_exact_float)
 
 
 def decode(body: bytes) -> tuple[t.Any, bool]:
@@ -97,16 +111,18 @@ def decode(body: bytes) -> tuple[t.Any, bool]:
     """
     if not needs_care(body):
         try:
-            value = msgspec.json.decode(_OPEN + body + _CLOSE)
-        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
-            pass
+            value = _FAST.decode(_OPEN + body + _CLOSE)
+            # Each padding level, outermost first, and the body's value last (in C: a loop in
+            # Python here cost as much as the decoding).
+            levels = list(itertools.accumulate(_ZEROS, operator.getitem, initial=value))
+        except (msgspec.DecodeError, RecursionError, _InexactError, LookupError, TypeError):
+            pass  # not JSON, nested too deep, a float that would read inexactly; or no body
         else:
-            for _ in range(PAD):
-                if type(value) is not list or len(value) != 1:
-                    break  # the body was not one JSON value: the careful reading says where
-                value = value[0]
-            else:
-                return value, False
+            padding = levels[:-1]
+            # One list of one item per level, or the body was not one JSON value (`1],[2`):
+            # the careful reading says where it stops being JSON.
+            if set(map(type, padding)) == {list} and set(map(len, padding)) == {1}:
+                return levels[-1], False
     return in_deep_stack(careful_decode, body), True
 
 
@@ -301,6 +317,11 @@ def _own_nesting(value: object) -> int:
     if isinstance(value, list):
         return 1 + max(map(_own_nesting, value), default=0)
     return 1 if isinstance(value, dict) else 0
+
+
+def needs_scrub(records: list[dict[str, t.Any]], *, careful: bool) -> bool:
+    """Whether a page's records need `scrub`: read the careful way, or one has a `_drift`."""
+    return careful or any(DRIFT in record for record in records)
 
 
 def scrub(record: dict[str, t.Any]) -> Scrub:

@@ -14,12 +14,12 @@ the fake Snowflake loader are test_meltano.py's and test_snowflake.py's.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import API_KEY, STREAMS
+from test_drift_loads import as_json
 from test_hostile import (
     BAD_TEXT,
     as_sent,
@@ -52,11 +52,6 @@ SUFFIX = {"MELTANO_RUN_STATE_ID_SUFFIX": "hostile"}  # its own state in the shar
 
 def hostile_emulator(kinds: set[str]) -> Emulator:
     return Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, hostile=kinds)
-
-
-def as_json(value: object) -> object:
-    """JSON columns come back as text from DuckDB and Snowflake, parsed from PostgreSQL."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def in_row(row: dict[str, Any], path: str) -> object:

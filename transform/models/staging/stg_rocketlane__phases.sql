@@ -11,6 +11,6 @@ select
     {{ to_date(col('dueDateActual')) }} as due_date_actual,
     {{ col('private') }} as is_private,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}

@@ -8,6 +8,6 @@ select
     {{ col('url') }} as url,
     {{ col('private') }} as is_private,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}

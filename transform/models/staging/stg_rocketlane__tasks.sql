@@ -22,6 +22,6 @@ select
     {{ col('private') }} as is_private,
     {{ json_get(col('assignees'), 'members') }} as assignee_members,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}

@@ -15,10 +15,14 @@ select
     {{ json_text(col('category'), 'categoryName') }} as category_name,
     {{ col('sourceType') }} as source_type,
     {{ col('status') }} as approval_status,
+    {{ json_float(col('costRate'), 'rate') }} as cost_rate,
+    {{ json_text(col('costRate'), 'currency') }} as cost_rate_currency,
+    {{ json_float(col('billRate'), 'rate') }} as bill_rate,
+    {{ json_text(col('billRate'), 'currency') }} as bill_rate_currency,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
     cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at,
     cast({{ col('submittedAt') }} as {{ dbt.type_timestamp() }}) as submitted_at,
-    cast({{ col('approvedAt') }} as {{ dbt.type_timestamp() }}) as approved_at{{ custom_fields_column(src) }}
+    cast({{ col('approvedAt') }} as {{ dbt.type_timestamp() }}) as approved_at{{ custom_fields_column(src) }}{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}
   and coalesce({{ col('deleted') }}, false) = false

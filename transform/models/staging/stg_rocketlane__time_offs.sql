@@ -7,6 +7,6 @@ select
     cast({{ col('durationInMinutes') }} as {{ dbt.type_bigint() }}) as minutes_per_day,
     {{ col('type') }} as time_off_type,
     {{ col('note') }} as note,
-    cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at
+    cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}

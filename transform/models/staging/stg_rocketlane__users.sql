@@ -15,6 +15,6 @@ select
     {{ json_bigint(col('holidayCalendar'), 'calenderId') }} as holiday_calendar_id,
     {{ json_text(col('holidayCalendar'), 'calenderName') }} as holiday_calendar_name,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}
+    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}{{ drift_column(src) }}
 from {{ src }}
 where {{ not_soft_deleted(src) }}
