@@ -237,8 +237,12 @@ def test_a_record_that_fits_is_left_as_it_is():
 
 
 def test_a_key_that_cannot_be_read_stops_with_one_clear_line():
-    with pytest.raises(KeyMisfitError, match=r"tasks: a record's taskId is 'T-1', which is not"):
+    with pytest.raises(KeyMisfitError) as caught:
         Conformer("tasks", declared("tasks"))({"id": 1, "taskId": "T-1"})
+    assert caught.value.message == (
+        "tasks: a record's taskId is 'T-1', which is not integer: without it the record has no "
+        "row to load into. Please report this, with tap-pm's log, to tap-pm's issue tracker."
+    )
     assert conform("tasks", taskId="8")["taskId"] == 8  # exact: stays
 
 
@@ -403,6 +407,72 @@ def test_unstorable_values_of_a_page_are_kept_and_logged(caplog):
             f"tasks: 2 values of taskName {held}: as sent, they were kept in _drift (e.g. id 11)",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "kinds", [None, ["string", "number", "integer", "boolean", "object", "array", "null"]]
+)
+def test_a_property_of_any_type_keeps_whatever_comes(kinds):
+    """No type, or every JSON type: any value fits as it is, however big or deep."""
+    anything = {} if kinds is None else {"type": kinds}
+    schema = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "integer"}, "v": anything},
+    }
+    conformer = Conformer("tasks", schema)
+    for value in (2**70, -1e308, "x", None, True, [1, {"a": [2**80]}], {"b": None}):
+        record = conformer({"id": 1, "v": json.loads(json.dumps(value))})
+        assert record == {"id": 1, "v": value}, value
+        # The same where something else does not fit (the Python checks, not msgspec's).
+        record = conformer({"id": 1, "v": json.loads(json.dumps(value)), "other": 1})
+        assert record == {"id": 1, "v": value, DRIFT: {"other": 1}}, value
+
+
+def test_an_integer_no_warehouse_holds_is_kept_as_its_text():
+    # Python's checks alone (an unknown property sends the record past msgspec's).
+    record = conform("tasks", effortInMinutes=2**70, mood="ok")
+    assert record["effortInMinutes"] is None
+    assert record[DRIFT] == {"effortInMinutes": str(2**70), "mood": "ok"}
+    assert_valid("tasks", record)
+
+
+def test_drift_from_reading_the_page_and_from_the_schema_together():
+    conformer = Conformer("tasks", declared("tasks"))
+    [record] = records = [{"id": 1, "taskId": 1, "taskName": "a\x00", "effortInMinutes": 37.5}]
+    conformer.scrub_page(records, "taskId")
+    conformer(record)
+    assert record[DRIFT] == {"taskName": "a\\u0000", "effortInMinutes": 37.5}
+
+
+def test_the_log_names_nested_fields_and_formats(caplog):
+    conformer = Conformer("tasks", declared("tasks"))
+    conformer({"id": 1, "taskId": 1, "fields": [{"fieldId": "x"}], "startDate": "05/01/2024"})
+    with caplog.at_level(logging.INFO):
+        conformer.report(logging.getLogger("tap-pm"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "tasks: 1 value of fields[].fieldId did not fit integer and was kept in _drift (e.g. id 1)",
+        "tasks: 1 value of startDate did not fit string (date) and was kept in _drift (e.g. id 1)",
+    ]
+
+
+def test_a_catalog_that_leaves_out_fields_in_process(capfd):
+    with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
+        config = tap_config(emu)
+        catalog = TapPM(config=config).catalog_dict
+        for entry in catalog["streams"]:
+            for item in entry["metadata"]:
+                if item["breadcrumb"] == []:
+                    item["metadata"]["selected"] = entry["tap_stream_id"] == "users"
+                elif entry["tap_stream_id"] == "users":
+                    item["metadata"]["selected"] = item["breadcrumb"][-1] == "email"
+        run = sync_in_process(capfd, config, catalog=catalog)
+        emails = {u["userId"]: u["email"] for u in emu.truth("users")}
+    records = [m for m in run.messages if m["type"] == "RECORD"]
+    assert {m["stream"] for m in records} == {"users"}
+    assert {m["record"]["id"]: m["record"]["email"] for m in records} == emails
+    assert all(set(m["record"]) == {"id", "email", "updatedAt"} for m in records)
+    assert all(m["time_extracted"] for m in records)
 
 
 def test_date_patterns_match_whole_days_only():

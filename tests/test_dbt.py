@@ -99,7 +99,8 @@ def run(meltano: Meltano, emu: Emulator, *blocks: str, **env: str) -> None:
 def dangling_references(emu: Emulator) -> dict[tuple[str, str], bool]:
     """Per (staging model, column) of a warn-severity relationship test, whether the emulator's
     live records give it something to warn about: a live time entry or a time off naming a
-    task or a user that is no longer there."""
+    task or a user that is no longer there, an invoice line billing a deleted project. A new
+    warn-level test fails check_dbt_tests_ran until it has its entry here."""
     tasks, users = emu.ids("tasks"), emu.ids("users")
     entries = live_time_entries(emu)
 
@@ -111,6 +112,15 @@ def dangling_references(emu: Emulator) -> dict[tuple[str, str], bool]:
         ("stg_rocketlane__time_entries", "user_id"): bool(ids(entries, "user", "userId") - users),
         ("stg_rocketlane__time_offs", "user_id"): bool(
             ids(emu.truth("time-offs"), "user", "userId") - users
+        ),
+        # A line bills the project its PROJECT source names (tap-pm's projectId).
+        ("stg_rocketlane__invoice_lines", "project_id"): bool(
+            {
+                line["sourceId"]
+                for line in emu.truth("invoice-lines")
+                if line.get("sourceType") == "PROJECT"
+            }
+            - emu.ids("projects")
         ),
     }
 
@@ -130,6 +140,7 @@ def check_dbt_tests_ran(meltano: Meltano, emu: Emulator) -> None:
         if node.get("config", {}).get("severity", "").lower() == "warn":
             model = node["attached_node"].rsplit(".", 1)[-1]
             where = (model, node["test_metadata"]["kwargs"]["column_name"])
+            assert where in warns, f"{where}: a warn-level test dangling_references lacks"
             expected_status[unique_id] = "warn" if warns.pop(where) else "pass"
     assert not warns, f"warn-severity tests that did not run: {warns}"
     failed = {
