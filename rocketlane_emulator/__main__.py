@@ -59,7 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--drift", action="store_true",
         help="send one value of each unexpected type (drift.py); they are listed at start",
     )  # fmt: skip
+    parser.add_argument(
+        "--hostile", action="store_true",
+        help="send one value of each kind JSON allows that stops naive pipelines (hostile.py)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--unavailable", action="append", default=[], metavar="LIST=STATUS",
+        help="answer this list with 403 (feature off) or 404 (withdrawn), e.g. companies=404",
+    )  # fmt: skip
     return parser
+
+
+def _unavailable(pairs: list[str]) -> dict[str, int]:
+    try:
+        return {name: int(status) for name, status in (p.split("=", 1) for p in pairs)}
+    except ValueError:
+        message = "--unavailable takes LIST=STATUS, e.g. companies=404"
+        raise SystemExit(message) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,12 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         clock_offset_s=args.clock_offset,
         shapes=args.shapes,
         drift=args.drift,
+        hostile=args.hostile,
+        unavailable=_unavailable(args.unavailable),
     )
     emulator.start()
     banner = f"Rocketlane emulator listening on {emulator.base_url} (api key: {args.api_key})"
     print(banner, flush=True)  # noqa: T201 - the one line callers wait for
     for item in emulator.drifted:
         print(f"drifted: {item.stream} {item.record_id} {item.field} = {item.value!r}", flush=True)  # noqa: T201
+    for value in emulator.hostile:
+        shown = repr(value.value)[:60]
+        print(f"hostile: {value.kind}: {value.stream} {value.record_id} {value.field} = {shown}")  # noqa: T201
     try:
         while not stop.wait(0.5):
             pass

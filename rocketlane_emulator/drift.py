@@ -61,12 +61,12 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
 }  # fmt: skip
 
 
-def _project_of(data: dict[str, list[Record]], record: Record) -> int | None:
+def project_of(data: dict[str, list[Record]], record: Record) -> int | None:
     if project := record.get("project"):
         return project["projectId"]
     if space := record.get("space"):  # a space document: its space's project
         spaces = {s["spaceId"]: s for s in data["spaces"]}
-        return _project_of(data, spaces[space["spaceId"]])
+        return project_of(data, spaces[space["spaceId"]])
     return None
 
 
@@ -76,7 +76,7 @@ def _first_listed(data: dict[str, list[Record]], stream: str, id_key: str) -> Re
     records = data[stream]
     if stream in {"phases", "space-documents"}:
         first_project = min(p["projectId"] for p in data["projects"])
-        records = [r for r in records if _project_of(data, r) == first_project]
+        records = [r for r in records if project_of(data, r) == first_project]
     return min(records, key=lambda r: r[id_key])
 
 

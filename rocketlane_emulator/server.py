@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import socketserver
 import sys
@@ -20,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .data import Record, Scale
 from .drift import DriftedValue, apply_drift
 from .faults import Faults, FaultState, retry_after_headers
+from .hostile import KINDS as HOSTILE_KINDS
+from .hostile import HostileValue, apply_hostile, dumps
 from .live import SHAPES
 from .query import ApiError, unknown_params
 from .resources import RESOURCES, route, url_path
@@ -27,7 +28,7 @@ from .store import Page, Store
 from .workspace import generate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from types import TracebackType
 
 API_PREFIX = "/api/1.0/"
@@ -57,8 +58,8 @@ class Response:
 
 
 def _json(value: object) -> bytes:
-    # Real UTF-8 rather than \\u escapes, so clients' decoding is exercised.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Real UTF-8 rather than \\u escapes, so clients' decoding is exercised (hostile.py).
+    return dumps(value)
 
 
 def _parse_params(query_string: str) -> dict[str, str]:
@@ -87,6 +88,8 @@ class Emulator:
         clock_offset_s: float = 0.0,
         shapes: str = "live",
         drift: bool = False,
+        hostile: bool | Iterable[str] = False,
+        unavailable: dict[str, int] | None = None,
     ) -> None:
         if shapes not in SHAPES:
             message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
@@ -109,6 +112,12 @@ class Emulator:
         data = generate(seed, self.scale, shapes)
         #: With ``drift``, the values sent in unexpected types (drift.py).
         self.drifted: list[DriftedValue] = apply_drift(data) if drift else []
+        kinds = set(HOSTILE_KINDS) if hostile is True else set(hostile or ())
+        #: With ``hostile``, the values JSON allows that stop naive pipelines (hostile.py).
+        self.hostile: list[HostileValue] = apply_hostile(data, kinds, seed) if kinds else []
+        #: Lists this workspace does not offer, and the status they answer: a feature off in
+        #: its plan (403), an undocumented list withdrawn (404).
+        self.unavailable = dict(unavailable or {})
         self._store = Store(data, self.now)
         self._log: list[RequestLogEntry] = []
         self._log_lock = threading.Lock()
@@ -293,6 +302,7 @@ class Emulator:
         resource, record_id, parent_id = target
         if resource is None:
             raise ApiError(404, "NOT_FOUND", "Not Found: Resource not found")
+        self._refuse_unavailable(resource)
         if self.shapes == "live" and (unknown := unknown_params(RESOURCES[resource], params)):
             # The live API reads every parameter as a filter expression and fails on others.
             message = f"Server Error: cannot parse query parameter {unknown[0]}"
@@ -304,6 +314,12 @@ class Emulator:
                 raise ApiError(404, "NOT_FOUND", message)
             return Response(200, _json(record)), None
         return self._list(resource, params, faults, parent_id)
+
+    def _refuse_unavailable(self, resource: str) -> None:
+        if (status := self.unavailable.get(resource)) == 403:
+            raise ApiError(403, "FORBIDDEN", f"Forbidden: {resource} is not enabled")
+        if status:
+            raise ApiError(status, "NOT_FOUND", "Not Found: Resource not found")
 
     def _list(
         self, resource: str, params: dict[str, str], faults: Faults, parent: int | None = None

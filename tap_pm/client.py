@@ -20,9 +20,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_pm import __version__
 from tap_pm.budget import RateLimitedError, retry_after_seconds
 from tap_pm.conform import ConformedStream, DriftSchemaDirectory
-from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload
+from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload, read_carefully
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
+from tap_pm.safe_json import needs_scrub
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -70,6 +71,19 @@ class PartitionGoneError(Exception):
     """HTTP 404 on a child list: its project was deleted during the sync."""
 
 
+class StreamUnavailableError(Exception):
+    """An opt-in list this workspace does not offer (HTTP 403, or 404 if undocumented)."""
+
+    def __init__(self, status: int, described: str) -> None:
+        """Remember the answer, for the warning."""
+        super().__init__(described)
+        self.status = status
+
+
+#: Epoch ms of the first and last instants a timestamp can name (years 1 to 9999).
+MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
+
+
 def ms_to_rfc3339(value: float) -> str:
     """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision."""
     return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
@@ -107,6 +121,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     project_param: t.ClassVar[str | None] = None
     #: Extra switches sent when their setting is on: {query parameter: setting}.
     switches: t.ClassVar[dict[str, str]] = {}
+    #: Whether the API's spec documents the list (an undocumented one may be withdrawn).
+    documented: t.ClassVar[bool] = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -236,19 +252,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         if status >= requests.codes.internal_server_error:
             msg = f"HTTP {status}"
             raise RetriableAPIError(msg, response)
-        if status in {requests.codes.unauthorized, requests.codes.forbidden}:
-            msg = (
-                f"{self.name}: Rocketlane refused the API key ({self.describe(response)}). "
-                "Check api_key: it must be a valid key of this workspace."
-            )
-            raise TapPMError(msg)
-        if status == requests.codes.bad_request and "pageToken=" in (response.request.url or ""):
-            raise PageTokenExpiredError
-        if status == requests.codes.not_found and self.parent_stream_type:
-            raise PartitionGoneError
         if status >= requests.codes.bad_request:
-            msg = f"{self.name}: the API rejected the request ({self.describe(response)})."
-            raise TapPMError(msg)
+            raise self.client_error(response)
         try:
             payload = json_payload(response)
         except ValueError as exc:
@@ -257,6 +262,56 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             msg = "the body has no `data` list"
             raise RetriableAPIError(msg, response)
+
+    def client_error(self, response: requests.Response) -> Exception:
+        """What a 4xx answer means: skip the list, restart, skip a partition, or fail."""
+        status = response.status_code
+        if status in self.unavailable_statuses:
+            return StreamUnavailableError(status, self.describe(response))
+        if status in {requests.codes.unauthorized, requests.codes.forbidden}:
+            msg = (
+                f"{self.name}: Rocketlane refused the API key ({self.describe(response)}). "
+                "Check api_key: it must be a valid key of this workspace."
+            )
+            return TapPMError(msg)
+        if status == requests.codes.bad_request and "pageToken=" in (response.request.url or ""):
+            return PageTokenExpiredError()
+        if status == requests.codes.not_found and self.parent_stream_type:
+            return PartitionGoneError()
+        msg = f"{self.name}: the API rejected the request ({self.describe(response)})."
+        return TapPMError(msg)
+
+    @property
+    def unavailable_statuses(self) -> frozenset[int]:
+        """Answers that mean an opt-in list is not there for this workspace: skip it.
+
+        403: a feature off in the workspace's plan (invoices without billing). 404: an
+        undocumented list withdrawn. A default stream fails on either: there they mean a
+        wrong key or `base_url`.
+        """
+        if self.selected_by_default:
+            return frozenset()
+        statuses = {requests.codes.forbidden}
+        if not self.documented:
+            statuses.add(requests.codes.not_found)
+        return frozenset(statuses)
+
+    #: Set when the list answered as `unavailable_statuses` say: the stream is skipped.
+    unavailable = False
+
+    def skip_unavailable(self, error: StreamUnavailableError) -> None:
+        """Warn once, naming the stream and what to do; the stream is skipped from now on."""
+        self.unavailable = True
+        reason = (
+            "the workspace's plan or the key's role does not include it"
+            if error.status == requests.codes.forbidden
+            else "the list is not in the API's spec and this workspace does not have it"
+        )
+        self.logger.warning(
+            "%s: skipped, %s (%s). Its table keeps what it has; the other streams sync as "
+            "usual. Deselect %s to stop this warning, or ask Rocketlane to enable it.",
+            self.name, reason, error, self.name,
+        )  # fmt: skip
 
     @staticmethod
     def describe(response: requests.Response) -> str:
@@ -314,6 +369,16 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         """The records of one page (the body was parsed once, in validation)."""
         payload = json_payload(response)
         records = t.cast("list[dict]", payload["data"])
+        for record in records:
+            if not isinstance(record, dict):
+                msg = (
+                    f"{self.name}: the API listed {str(record)[:80]!r}, which is not a record "
+                    f"(an object), on {response.request.path_url}. Please report this, with "
+                    "tap-pm's log, to tap-pm's issue tracker."
+                )
+                raise TapPMError(msg)
+        if needs_scrub(records, careful=read_carefully(response)):
+            self.conformer.scrub_page(records, self.id_key)
         total = (payload.get("pagination") or {}).get("totalRecordCount")
         first = "pageToken=" not in (response.request.url or "")
         if first:
@@ -353,14 +418,12 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         """Records of one partition; an expired page token restarts it from the bookmark."""
         emitted: set[t.Any] = set()
         restarts = 0
+        if self.unavailable:
+            return
         self._full_listing = self.begin_listing(context)
         while True:
             try:
-                for record in self.request_records(context):
-                    key = record.get(self.id_key)
-                    if key in emitted:
-                        continue
-                    emitted.add(key)
+                for record in self._unseen_records(context, emitted):
                     restarts = 0  # progress: only fruitless restarts count
                     yield record
             except PageTokenExpiredError:
@@ -378,27 +441,48 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 )
                 continue
             except PartitionGoneError:
-                # The partition is one parent record: {"projectId": …} or {"invoiceId": …}.
-                key, parent_id = next(iter((context or {}).items()))
-                self.logger.warning(
-                    "%s: %s %s no longer exists (HTTP 404); skipping it",
-                    self.name,
-                    key.removesuffix("Id"),
-                    parent_id,
-                )
-                self.gone_parents.add(parent_id)
-                self.progress.parent_done(self.name)
+                self._skip_gone_partition(context)
+                return
+            except StreamUnavailableError as exc:
+                self.skip_unavailable(exc)
                 return
             except PaginationError as exc:
                 msg = f"{self.name}: {exc}"
                 raise TapPMError(msg) from exc
-            self._cap_bookmark(context)
-            if self._full_listing:
-                self.end_listing(context, emitted)
-            if self.parent_stream_type and context:
-                self.get_context_state(context)[VISITED_AT] = self._tap.initialized_at // 1000
-                self.progress.parent_done(self.name)
+            self._finish_listing(context, emitted)
             return
+
+    def _finish_listing(self, context: Context | None, emitted: set[t.Any]) -> None:
+        """The partition was listed to its end: bookmark, version, visit."""
+        self._cap_bookmark(context)
+        if self._full_listing:
+            self.end_listing(context, emitted)
+        if self.parent_stream_type and context:
+            self.get_context_state(context)[VISITED_AT] = self._tap.initialized_at // 1000
+            self.progress.parent_done(self.name)
+
+    def _skip_gone_partition(self, context: Context | None) -> None:
+        """The partition's parent answered 404: deleted since it was listed."""
+        # The partition is one parent record: {"projectId": …} or {"invoiceId": …}.
+        key, parent_id = next(iter((context or {}).items()))
+        self.logger.warning(
+            "%s: %s %s no longer exists (HTTP 404); skipping it",
+            self.name,
+            key.removesuffix("Id"),
+            parent_id,
+        )
+        self.gone_parents.add(parent_id)
+        self.progress.parent_done(self.name)
+
+    def _unseen_records(self, context: Context | None, seen: set[t.Any]) -> Iterable[dict]:
+        """The partition's records, each once, though a restarted listing repeats them."""
+        for record in self.request_records(context):
+            key = record.get(self.id_key)
+            if isinstance(key, t.Hashable):  # else conform.py says why the record has no row
+                if key in seen:
+                    continue
+                seen.add(key)
+            yield record
 
     @cached_property
     def gone_parents(self) -> set[int]:
@@ -425,8 +509,9 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             row.setdefault(self.replication_key, None)
         for key in EPOCH_MS_FIELDS:
             value = row.get(key)
+            # Any other value is not a time: conform.py keeps it in `_drift`.
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                row[key] = ms_to_rfc3339(value)
+                row[key] = ms_to_rfc3339(value) if MS_RANGE[0] <= value <= MS_RANGE[1] else value
         if context and "projectId" in context:
             row["projectId"] = context["projectId"]
         elif self.project_param:

@@ -17,7 +17,13 @@ schema, and each record passes through it after `shape_record`:
 - A top-level property the schema does not have goes into `_drift` under its name (a `null`
   has no value to keep and is only logged). Unknown properties inside objects stay where they
   are: targets store objects as JSON, so they reach the warehouse as they came.
-- A record with nothing to keep has no `_drift` key: its column is NULL in every warehouse.
+- Integers stay within 64 bits and numbers within double, on the fast path as on the slow one:
+  a value beyond goes to `_drift` as its text, which every loader stores.
+- Values no warehouse stores as sent (lone surrogates, NUL, numbers beyond 64 bits or double,
+  deep nesting) were already replaced when the page was read (safe_json.py, `scrub`); what
+  was sent is in `_drift`, and the log counts them here with the rest.
+- A record with nothing to keep has no `_drift` key: its column is NULL in every warehouse
+  (PostgreSQL's loader writes a JSON `null`: the staging models read that as none).
 - Strings with `format: date` must be `YYYY-MM-DD`, and `date-time` RFC 3339, as JSON
   Schema's format checker (and a target parsing them) expects; another format is kept in
   `_drift`.
@@ -33,6 +39,7 @@ import functools
 import itertools
 import math
 import re
+import sys
 import typing as t
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,11 +51,12 @@ from singer_sdk import SchemaDirectory, Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 
+from tap_pm.safe_json import DRIFT, INT64, KINDS, in_deep_stack, join, scrub, unstorable
+
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Generator
 
-DRIFT = "_drift"
 DRIFT_PROPERTY: dict[str, t.Any] = {
     "description": (
         "Values the API sent that do not fit this schema, by field path (`estimatedHours`, "
@@ -57,7 +65,8 @@ DRIFT_PROPERTY: dict[str, t.Any] = {
     ),
     "type": ["object", "null"],
 }
-INT64 = (-(2**63), 2**63 - 1)
+#: Doubles: a number column holds finite ones.
+DOUBLE = (-sys.float_info.max, sys.float_info.max)
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -170,6 +179,17 @@ def _always(_value: object) -> bool:
     return True
 
 
+def _within_int64(value: int) -> bool:
+    return INT64[0] <= value <= INT64[1]
+
+
+#: What warehouses store: integers within 64 bits (BIGINT), finite doubles.
+_BOUNDS: dict[str, dict[type, Callable[[t.Any], bool]]] = {
+    "integer": {int: _within_int64},
+    "number": {int: _within_int64, float: math.isfinite},
+}
+
+
 @dataclass
 class Node:
     """One schema node, compiled: what fits as it is, and how to check the rest."""
@@ -234,6 +254,8 @@ def compile_node(schema: dict[str, t.Any]) -> Node:
             deep[list] = lambda values: all(map(item_check, values))
     if fmt_check:
         deep[str] = fmt_check
+    for kind in kinds:
+        deep.update(_BOUNDS.get(kind, {}))
     plain = frozenset(
         python for kind in kinds for python in _PYTHON_TYPES[kind] if python not in deep
     )
@@ -256,34 +278,40 @@ def compile_node(schema: dict[str, t.Any]) -> Node:
 
 
 _names = itertools.count()
+_INT64_TYPE = t.Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
+_DOUBLE_TYPE = t.Annotated[float, msgspec.Meta(ge=DOUBLE[0], le=DOUBLE[1])]
 
 
 def fast_type(schema: dict[str, t.Any]) -> t.Any:  # noqa: ANN401 - a type expression
     """The schema as a msgspec type, which checks a whole record in C.
 
     It accepts exactly what the compiled checks accept (`compile_node`): bool is not an
-    integer, an integer is a number, the same date patterns; properties it does not name
+    integer, an integer is a number, integers within 64 bits and finite numbers, the same
+    date patterns; properties it does not name
     (inside objects) are ignored.
     """
     declared = schema.get("type")
     kinds = (declared,) if isinstance(declared, str) else tuple(declared or ())
     if not kinds or set(kinds) >= JSON_TYPES:
         return t.Any
-    parts: list[t.Any] = []
+    parts: dict[object, t.Any] = {}  # one part per Python type: msgspec takes one int
     for kind in kinds:
         if kind == "string" and (pattern := PATTERNS.get(schema.get("format", ""))):
-            parts.append(t.Annotated[str, msgspec.Meta(pattern=pattern)])
+            parts[str] = t.Annotated[str, msgspec.Meta(pattern=pattern)]
         elif kind == "object" and schema.get("properties"):
             fields = {name: fast_type(prop) for name, prop in schema["properties"].items()}
-            parts.append(t.TypedDict(f"Fits{next(_names)}", fields, total=False))  # type: ignore[operator]
+            parts[dict] = t.TypedDict(f"Fits{next(_names)}", fields, total=False)  # type: ignore[operator]
         elif kind == "array" and isinstance(schema.get("items"), dict):
-            parts.append(list[fast_type(schema["items"])])  # type: ignore[misc]
+            parts[list] = list[fast_type(schema["items"])]  # type: ignore[misc]
+        elif kind in {"integer", "number"}:
+            parts[int] = _INT64_TYPE
+            if kind == "number":
+                parts[float] = _DOUBLE_TYPE
         else:
-            parts.append(
-                {"string": str, "integer": int, "number": float, "boolean": bool,
-                 "null": None, "object": dict, "array": list}[kind]
-            )  # fmt: skip
-    return t.Union[tuple(parts)] if len(parts) > 1 else parts[0]  # noqa: UP007
+            python = {"string": str, "boolean": bool, "null": None, "object": dict, "array": list}
+            parts[python[kind]] = python[kind]
+    types = tuple(parts.values())
+    return t.Union[types] if len(types) > 1 else types[0]  # noqa: UP007
 
 
 # ----------------------------------------------------------------------------- the log
@@ -337,6 +365,21 @@ class Conformer:
             return False
         return True
 
+    def scrub_page(self, records: list[dict[str, t.Any]], id_key: str) -> None:
+        """Make the records of a page read the careful way storable (safe_json.py), in place.
+
+        What each value held as sent goes to the record's `_drift`; the log counts them.
+        """
+        in_deep_stack(self._scrub_records, records, id_key)
+
+    def _scrub_records(self, records: list[dict[str, t.Any]], id_key: str) -> None:
+        for record in records:
+            scrubbed = scrub(record)
+            if scrubbed.drift:
+                record[DRIFT] = scrubbed.drift
+            for kind, pattern in scrubbed.notes:
+                self.note("unstorable", pattern, kind, record.get(id_key))
+
     def check(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         """The record, fitted to the schema in place, by Python alone."""
         plain, deep = self._plain, self._deep
@@ -372,11 +415,12 @@ class Conformer:
             node = properties.get(name)
             if node is None:  # a property the schema does not have
                 del record[name]
+                path = join("", name)
                 if value is None:
-                    self.note("unknown-null", name, "", visit.record_id)
+                    self.note("unknown-null", path, "", visit.record_id)
                 else:
-                    visit.drift[name] = value
-                    self.note("unknown", name, "", visit.record_id)
+                    visit.drift[path] = value
+                    self.note("unknown", path, "", visit.record_id)
                 continue
             fixed = visit.repair(node, value, name, name)
             if fixed is not _REMOVE:
@@ -390,8 +434,8 @@ class Conformer:
                 raise KeyMisfitError(msg)
             else:
                 del record[name]
-        if visit.drift:
-            record[DRIFT] = visit.drift
+        if visit.drift:  # what the page's scrub kept (safe_json.py) is the value as sent
+            record[DRIFT] = {**visit.drift, **record.get(DRIFT, {})}
 
     def report(self, logger: logging.Logger) -> None:
         """Log what this sync changed, once per field, then start counting afresh."""
@@ -404,6 +448,11 @@ class Conformer:
                 logger.warning(
                     "%s did not fit %s and %s kept in %s %s", said, detail, were, DRIFT, example
                 )
+            elif what == "unstorable":
+                logger.warning(
+                    "%s held %s: as sent, %s kept in %s %s",
+                    said, KINDS[detail], "they were" if count > 1 else "it was", DRIFT, example,
+                )  # fmt: skip
             elif what == "converted":
                 source, target = detail.split("|")
                 logger.info(
@@ -463,7 +512,8 @@ class _Visit:
                     source = _TYPE_NAMES.get(type(value), type(value).__name__)
                     self.conformer.note("converted", pattern, f"{source}|{target}", self.record_id)
                     return converted
-        self.drift[path] = value
+        found = unstorable(value)  # text for a number no warehouse column holds
+        self.drift[path] = value if found is None else found[1]
         self.conformer.note("kept", pattern, node.label, self.record_id)
         return None if node.nullable else _REMOVE
 

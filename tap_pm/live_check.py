@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import click
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
-from tap_pm.client import PartitionGoneError, TapPMError, mask_secret
+from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError, mask_secret
 from tap_pm.opt_in import PerValueStream
+from tap_pm.safe_json import KINDS
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -37,6 +38,11 @@ DATE_FORMATS = ("date-time", "date")
 FORMAT_CHECKER = DEFAULT_JSONSCHEMA_VALIDATOR.FORMAT_CHECKER
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 EXAMPLE_LENGTH = 40
+#: target-duckdb loads through a CSV file, whose lines DuckDB reads up to 2,000,000 bytes
+#: (`max_line_size`, which the loader does not set): a longer row stops its load.
+DUCKDB_LINE_BYTES = 2_000_000
+#: Rows from half of that on are named, so the largest ones are seen before they stop a load.
+NEAR_DUCKDB_LIMIT = DUCKDB_LINE_BYTES // 2
 #: JSON types of decoded values, bool before int (it is one), an integral float an integer.
 PYTHON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (type(None), "null"),
@@ -204,6 +210,8 @@ class StreamCheck:
     name: str
     profile: SchemaProfile
     request: str = ""
+    #: What a sync would keep in `_drift` as sent, and rows near a loader's limit.
+    notes: list[str] = field(default_factory=list)
 
 
 def first_page(
@@ -249,6 +257,9 @@ class WorkspaceCheck:
             except PartitionGoneError:
                 self.requests[stream.name] = "HTTP 404: its parent was deleted meanwhile"
                 self.pages[stream.name] = []
+            except StreamUnavailableError as exc:
+                self.requests[stream.name] = f"none, the workspace does not offer it ({exc})"
+                self.pages[stream.name] = []
         return self.pages[stream.name]
 
     def context(self, stream: RocketlaneStream) -> Context | None:
@@ -277,11 +288,38 @@ class WorkspaceCheck:
             rows = self.page(stream)
             profile = SchemaProfile(stream.schema)
             context = self.context(stream) if rows else None
+            check = StreamCheck(stream.name, profile, self.requests.get(stream.name, ""))
             for row in rows:
                 # A copy: a parent's rows are read again for its children's context.
-                profile.observe(stream.shape_record(copy.deepcopy(row), context))
-            checks.append(StreamCheck(stream.name, profile, self.requests.get(stream.name, "")))
+                record = stream.shape_record(copy.deepcopy(row), context)
+                profile.observe(record)
+                check.notes += near_duckdb_limit(stream.name, record)
+            check.notes += kept_as_sent(stream)
+            checks.append(check)
         return checks
+
+
+def kept_as_sent(stream: RocketlaneStream) -> list[str]:
+    """Fields whose values no warehouse stores as sent (safe_json.py): a sync keeps them."""
+    return [
+        f"{stream.name}.{pattern}: {tally.count} value(s) held {KINDS[detail]}; a sync keeps "
+        f"them as sent in _drift (e.g. id {tally.example})"
+        for (what, pattern, detail), tally in sorted(stream.conformer.tallies.items())
+        if what == "unstorable"
+    ]
+
+
+def near_duckdb_limit(name: str, record: dict[str, t.Any]) -> list[str]:
+    """A warning for a row that target-duckdb may not load (DUCKDB_LINE_BYTES)."""
+    size = len(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size < NEAR_DUCKDB_LIMIT:
+        return []
+    warning = (
+        f"warning: {name} id {record.get('id')} is {size:,} bytes as JSON; target-duckdb "
+        f"cannot load a row of more than {DUCKDB_LINE_BYTES:,} bytes (DuckDB's CSV line "
+        "limit), other loaders can"
+    )
+    return [warning]
 
 
 def render(checks: Sequence[StreamCheck]) -> str:
@@ -332,6 +370,8 @@ def check_live(tap: Tap) -> None:
     checks = WorkspaceCheck(tap).run()
     key = str(tap.config.get("api_key") or "")
     click.echo(mask_secret(render(checks), key))
+    for note in (note for check in checks for note in check.notes):
+        click.echo(mask_secret(note, key))
     line, fits = summary(checks)
     line = mask_secret(line, key)
     if not fits:

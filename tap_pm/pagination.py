@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
-import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_pm.safe_json import decode
 
 if t.TYPE_CHECKING:
     import requests
@@ -13,15 +14,24 @@ if t.TYPE_CHECKING:
 _PAYLOAD = "_tap_pm_payload"
 
 
-def json_payload(response: requests.Response) -> t.Any:  # noqa: ANN401
-    """Return the parsed JSON body, parsing it only once per response."""
+def _decoded(response: requests.Response) -> tuple[t.Any, bool]:
     cache = response.__dict__
     if _PAYLOAD not in cache:
-        try:
-            cache[_PAYLOAD] = msgspec.json.decode(response.content)
-        except msgspec.DecodeError as exc:
-            raise ValueError(str(exc)) from None
+        cache[_PAYLOAD] = decode(response.content)
     return cache[_PAYLOAD]
+
+
+def json_payload(response: requests.Response) -> t.Any:  # noqa: ANN401
+    """Return the parsed JSON body, parsing it only once per response.
+
+    Raises ValueError, naming the byte offset, when the body is not JSON (safe_json.py).
+    """
+    return _decoded(response)[0]
+
+
+def read_carefully(response: requests.Response) -> bool:
+    """Whether the body had values no warehouse stores as sent: its records need `scrub`."""
+    return _decoded(response)[1]
 
 
 class PaginationError(RuntimeError):

@@ -238,6 +238,7 @@ class CompaniesStream(RocketlaneStream):
     name = "companies"
     id_key = "companyId"
     selected_by_default = False
+    documented = False  # so a 404 skips it with a warning: the list may be withdrawn
     # No capture shows a filter on this list: it is read in full every sync.
     listing = Listing.EVERY_SYNC
     project_owned = False

@@ -329,7 +329,7 @@ def dbt_snowflake(dbt_meltano) -> Meltano:
 def test_dbt_build_on_fakesnow_matches_the_emulator(dbt_snowflake, shared_emulator, tmp_path):
     """target-snowflake (on fakesnow) loads, then dbt-snowflake builds and tests every model
     through fakesnow: Snowflake's SQL (VARIANT paths, LATERAL FLATTEN, LISTAGG, ISO weeks)
-    translated to DuckDB. What fakesnow cannot tell is in the README (Snowflake)."""
+    translated to DuckDB. What fakesnow cannot tell is in docs/loaders.md (Snowflake)."""
     db = tmp_path / "db"
     (db / "tmp").mkdir(parents=True)
     files = {"FAKESNOW_DB_PATH": str(db), "TMPDIR": str(db / "tmp")}

@@ -399,9 +399,10 @@ def test_meltano_yml_extractor_is_the_hub_definition(definition):
     assert sorted(extractor["settings"], key=lambda s: s["name"]) == normalised
 
 
-def test_readme_hub_paths_exist():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    paths = set(re.findall(r"\bhub/[\w./-]*\w", readme))
+def test_docs_hub_paths_exist():
+    """The publishing steps (docs/loaders.md) name files that exist."""
+    page = (ROOT / "docs" / "loaders.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"\bhub/[\w./-]*\w", page))
     assert {"hub/_data/meltano/extractors/tap-pm/tap-pm.yml", "hub/rules/.yamllint.yaml"} <= paths
     assert [p for p in sorted(paths) if not (ROOT / p).exists()] == []
-    assert "### Publishing on Meltano Hub" in readme
+    assert "## Publishing on Meltano Hub" in page
