@@ -40,8 +40,8 @@ MIN_RATE_LIMIT_WAIT = 0.1  # a 429 whose resume time has passed must not become 
 #: Rocketlane's documented rate window.
 WINDOW_MS = int(Duration.MINUTE)
 #: A request reaches the API some time after it leaves the budget, and that time varies; an
-#: entry stays this much longer in our window than in the API's, so the variation between the
-#: first request of a window and the first of the next never provokes a 429.
+#: entry stays this much longer in our window than in the API's, so a variation of up to this
+#: between the first request of one window and the first of the next provokes no 429.
 MARGIN_MS = 1_000
 _NAME = "rocketlane"
 
