@@ -20,6 +20,7 @@ import datetime as dt
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import pairwise
 from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 _T = TypeVar("_T")
 
-START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z, a Monday
 END_MS = 1_767_225_599_999  # 2025-12-31T23:59:59.999Z
 _DAY_MS = 86_400_000
 _POOL = 64  # size of the pools that shared sub-objects are drawn from
@@ -37,6 +38,12 @@ _START_DATE = dt.date(2024, 1, 1)
 _DAYS = 731  # 2024-01-01 .. 2025-12-31
 # ISO strings for every day we may need (plans can run past 2025).
 _ISO_DATES = [(_START_DATE + dt.timedelta(days=i)).isoformat() for i in range(_DAYS + 400)]
+#: "Today" in the generated workspace, a Friday: the team has logged time up to it and
+#: allocations plan the weeks after it. Models asked about "this week" of the emulator's data
+#: take it as their as-of date (the demo does).
+TODAY = dt.date(2025, 12, 12)
+TODAY_INDEX = (TODAY - _START_DATE).days
+WORKING_DAYS = 5  # Monday to Friday: a week's capacity is spread over these
 
 # First natural id per resource: distinct ranges, most beyond 2**32, so clients
 # that squeeze ids into int32 break visibly.  User ids straddle 2**31.
@@ -60,7 +67,7 @@ class Scale:
     users: int = 25
     projects: int = 12
     tasks: int = 600
-    time_entries: int = 400
+    time_entries: int = 1_500  # about four months of the team's time
     time_offs: int = 40
     phases_per_project: int = 3  # ±1 per project
     spaces_per_project: int = 2
@@ -178,7 +185,7 @@ PROJECT_STATUSES = (
     (4, "On hold"),
     (5, "Cancelled"),
 )
-IN_PROGRESS, COMPLETED = 2, 3  # status values shared by tasks, phases and projects
+NOT_STARTED, IN_PROGRESS, COMPLETED = 1, 2, 3  # status values of tasks, phases and projects
 PRIORITIES = ((1, "Low"), (2, "Medium"), (3, "High"), (4, "Urgent"))
 OPTION_COLORS = (
     "RED", "YELLOW", "GREEN", "TEAL", "CYAN", "BLUE", "PURPLE", "MAGENTA", "GRAY", "COOL_GRAY",
@@ -212,6 +219,30 @@ CHOICE_OPTIONS = {
     "Modules": ("Billing", "CRM", "Analytics", "移行"),
     "Labels": ("bug", "enhancement", "blocked 🚧", "customer"),
 }
+
+
+def _day_index(iso: str) -> int:
+    """Days from 2024-01-01 to an ISO date."""
+    return (dt.date.fromisoformat(iso) - _START_DATE).days
+
+
+def _weekday(day: int) -> int:
+    """0 Monday .. 6 Sunday of a day index (2024-01-01 is a Monday)."""
+    return day % 7
+
+
+def _split(rng: Random, minutes: int, parts: int) -> list[int]:
+    """``minutes`` (a multiple of 15) in up to ``parts`` entries of whole quarter hours."""
+    quarters = minutes // 15
+    parts = max(1, min(parts, quarters))
+    cuts = sorted(rng.sample(range(1, quarters), parts - 1)) if parts > 1 else []
+    bounds = [0, *cuts, quarters]
+    return [15 * (b - a) for a, b in pairwise(bounds)]
+
+
+def _margin(revenue: float, cost: float) -> float:
+    """Profit as a percentage of revenue; 0 without revenue."""
+    return round((revenue - cost) / revenue * 100, 2) if revenue else 0.0
 
 
 def _pair(keys: tuple[str, str], values: tuple[Any, ...]) -> Record:
@@ -555,7 +586,8 @@ class _Generator:
         rng, team = self.rng, self.team_refs
         duration = rng.randint(20, 240)
         has_due = rng.random() > 0.1
-        status = rng.choice(PROJECT_STATUSES)
+        # Most of a services firm's projects are running; few are on hold or cancelled.
+        status = rng.choices(PROJECT_STATUSES, weights=(15, 45, 25, 8, 7))[0]
         started, done = status[0] in (IN_PROGRESS, COMPLETED), status[0] == COMPLETED
         contract = rng.choice(("FIXED_FEE", "TIME_AND_MATERIAL", "SUBSCRIPTION", "NON_BILLABLE"))
         budget_h = round(rng.uniform(10, 2_000), 1)
@@ -892,22 +924,116 @@ class _Generator:
         first, second = self._pick(siblings), self._pick(siblings)
         return [first, second] if second is not first and random() < 0.5 else [first]
 
+    # ------------------------------------------------------------ time logged
+    def loggers(self) -> list[tuple[Record, int]]:
+        """(user reference, weekly capacity) of the people who log time and get allocated: the
+        active team members and partners with a capacity (else the first team member)."""
+        users = {u["userId"]: u for u in self.out["users"]}
+        people = [
+            (ref, users[ref["userId"]]["capacityInMinutes"])
+            for ref in self.team_refs
+            if users[ref["userId"]]["status"] == "ACTIVE"
+            and users[ref["userId"]]["capacityInMinutes"]
+        ]
+        if not people:
+            people = [(self.team_refs[0] if self.team_refs else self.user_refs[0], 2400)]
+        return people
+
+    def _time_off_by_day(self) -> dict[tuple[int, int], int]:
+        """Minutes of time off per (user id, day index), on working days (Monday to Friday)."""
+        off: dict[tuple[int, int], int] = {}
+        for record in self.out["time-offs"]:
+            first = _day_index(record["startDate"])
+            last = _day_index(record["endDate"])
+            for day in range(first, last + 1):
+                if _weekday(day) < WORKING_DAYS:
+                    key = (record["user"]["userId"], day)
+                    off[key] = off.get(key, 0) + record["durationInMinutes"]
+        return off
+
+    def _active_projects(self) -> list[tuple[int, int, int]]:
+        """(first day, last day, project index) of the projects people log time on: those in
+        progress (whenever), and completed ones during their run."""
+        runs = []
+        for p, project in enumerate(self.out["projects"]):
+            state = project["status"]["value"]
+            if state not in (IN_PROGRESS, COMPLETED):
+                continue
+            start = self.project_start_days[p]
+            due = project.get("dueDate")
+            end = _day_index(due) if due else start + 240
+            if state == IN_PROGRESS:
+                start, end = 0, len(_ISO_DATES)
+            runs.append((start, max(end, start + 30), p))
+        return runs or [(0, len(_ISO_DATES), p) for p in range(len(self.out["projects"]))]
+
+    def _logged_days(self) -> list[tuple[int, Record, int, int, bool]]:
+        """(day, user, minutes, project index, deleted) of the time the team logs, newest week
+        first back from TODAY, until ``scale.time_entries`` entries: the oldest week in the
+        window may be partly logged. Each person keeps a habit between 60% and 90% of the
+        capacity left after time off (a few below or above), on one to three projects that
+        change every few weeks."""
+        rng = self.rng
+        random = rng.random
+        people = self.loggers()
+        off = self._time_off_by_day()
+        runs = self._active_projects()
+        # One person in twelve below that (on the bench), one above (overworked).
+        odd = rng.sample(range(len(people)), 2 * (len(people) // 12))
+        low, high = set(odd[: len(odd) // 2]), set(odd[len(odd) // 2 :])
+        habits = [
+            rng.uniform(0.4, 0.55)
+            if k in low
+            else rng.uniform(0.92, 1.05)
+            if k in high
+            else rng.uniform(0.64, 0.86)
+            for k in range(len(people))
+        ]
+        projects: list[list[int]] = [[] for _ in people]
+        budget = self.scale.time_entries
+        drafts: list[tuple[int, Record, int, int, bool]] = []
+        monday = TODAY_INDEX - _weekday(TODAY_INDEX)
+        while len(drafts) < budget and monday >= 0:
+            live = [p for first, last, p in runs if first <= monday + 4 and last >= monday]
+            for k, (user, capacity) in enumerate(people):
+                if not projects[k] or random() < 0.2:  # a new set of projects every ~5 weeks
+                    pool = live or [p for _, _, p in runs]
+                    projects[k] = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+                share = habits[k] + rng.uniform(-0.05, 0.05)
+                for day in range(monday, min(monday + WORKING_DAYS, TODAY_INDEX + 1)):
+                    left = capacity // WORKING_DAYS - off.get((user["userId"], day), 0)
+                    minutes = 15 * round(max(left, 0) * share * rng.uniform(0.85, 1.15) / 15)
+                    if minutes <= 0:
+                        continue
+                    parts = 1 if random() < 0.55 else 2 if random() < 0.75 else 3
+                    drafts.extend(
+                        (day, user, part, rng.choice(projects[k]), False)
+                        for part in _split(rng, minutes, parts)
+                    )
+                    if random() < 0.06:  # logged by mistake, then deleted
+                        drafts.append((day, user, 15 * rng.randint(1, 16), projects[k][0], True))
+            monday -= 7
+        drafts.sort(key=lambda d: d[0])
+        return drafts[len(drafts) - budget :] if len(drafts) > budget else drafts
+
     def time_entries(self) -> None:
         rng = self.rng
         random, pick = rng.random, self._pick
-        n_projects = len(self.project_refs)
         categories = [_pair(("categoryId", "categoryName"), c) for c in CATEGORIES]
-        cost_rates = [{"rate": rate, "currency": "USD"} for rate in (40, 55.5, 80)]
+        # A person's cost rate and a project's bill rate, in the project's currency.
+        cost_rates = {user["userId"]: rng.choice((40, 55.5, 80)) for user, _ in self.loggers()}
+        currencies = [project["currency"] for project in self.out["projects"]]
         bill_rates = [
-            {"rate": rate, "currency": cur} for rate in (100, 120.25, 150) for cur in CURRENCIES
+            {"rate": rng.choice((100, 120.25, 150)), "currency": currency}
+            for currency in currencies
         ]
+        contracts = [project["financials"]["contractType"] for project in self.out["projects"]]
         team, records = self.team_refs, []
-        count = self.scale.time_entries
-        rows = zip(self._ids("time-entries", count), self._timestamps(count), strict=True)
-        for i, (entry_id, (created, updated)) in enumerate(rows):
-            p = int(random() * n_projects)
+        drafts = self._logged_days()
+        count = len(drafts)
+        rows = zip(self._ids("time-entries", count), self._timestamps(count), drafts, strict=True)
+        for i, (entry_id, (created, updated), (day, user, minutes, p, deleted)) in enumerate(rows):
             task, phase, source, activity = self._time_entry_source(p)
-            user = pick(team)
             roll = random()
             status = (
                 "NOT_SUBMITTED"
@@ -923,11 +1049,12 @@ class _Generator:
             if status in ("APPROVED", "REJECTED"):
                 decided = created + (updated - created) * 2 // 3
             approver = pick(team) if decided else None
+            billable = contracts[p] != "NON_BILLABLE" and source != "ADHOC" and random() < 0.85
             records.append(
                 {
                     "timeEntryId": entry_id,
-                    "date": _ISO_DATES[int(random() * _DAYS)],
-                    "minutes": 15 * (1 + int(random() * 32)),
+                    "date": _ISO_DATES[day],
+                    "minutes": minutes,
                     "activityName": activity,
                     "project": self.project_refs[p],
                     "task": task,
@@ -936,7 +1063,7 @@ class _Generator:
                     "updatedAt": updated,
                     "createdBy": user,
                     "updatedBy": approver or user,
-                    "billable": random() < 0.7,
+                    "billable": billable,
                     "user": user,
                     "notes": f"{pick(PHRASES)} ({i})" if random() < 0.7 else None,
                     "category": pick(categories) if random() < 0.6 else None,
@@ -948,14 +1075,93 @@ class _Generator:
                     "approvedAt": decided if status == "APPROVED" else None,
                     "rejectedBy": approver if status == "REJECTED" else None,
                     "rejectedAt": decided if status == "REJECTED" else None,
-                    "deleted": random() < 0.1,
-                    "costRate": pick(cost_rates) if random() < 0.8 else None,
-                    "billRate": pick(bill_rates) if random() < 0.8 else None,
+                    "deleted": deleted,
+                    "costRate": {"rate": cost_rates[user["userId"]], "currency": currencies[p]}
+                    if random() < 0.9
+                    else None,
+                    "billRate": bill_rates[p] if random() < 0.9 else None,
                     "fields": self._custom_fields("TASK", i),
                 }
             )
         self._share_updated_at(records)
         self.out["time-entries"] = records
+        self._project_figures(bill_rates)
+
+    def _project_figures(self, bill_rates: list[Record]) -> None:
+        """Each project's tracked time, budget and financial metrics, from its time entries:
+        budgets burnt in proportion to progress, revenue per contract type, cost at the
+        entries' cost rates, profit and margin that add up."""
+        rng = self.rng
+        logged: dict[
+            int, list[float]
+        ] = {}  # project id -> [minutes, billable minutes, cost, value]
+        for entry in self.out["time-entries"]:
+            if entry["deleted"]:
+                continue
+            row = logged.setdefault(entry["project"]["projectId"], [0, 0, 0.0, 0.0])
+            hours = entry["minutes"] / 60
+            row[0] += entry["minutes"]
+            row[2] += hours * (entry["costRate"] or {}).get("rate", 0)
+            if entry["billable"]:
+                row[1] += entry["minutes"]
+                row[3] += hours * (entry["billRate"] or {}).get("rate", 0)
+        for project, bill_rate in zip(self.out["projects"], bill_rates, strict=True):
+            tracked, billable, cost, value = logged.get(project["projectId"], [0, 0, 0.0, 0.0])
+            progress = project["progressPercentage"] / 100
+            # Hours burn about as fast as the work progresses; some projects overrun.
+            burn = (
+                rng.uniform(0.85, 1.3)
+                if project["status"]["value"] == COMPLETED
+                else max(0.05, progress * rng.uniform(0.8, 1.35))
+            )
+            budget = (
+                max(10.0, round(tracked / 60 / burn, 1)) if tracked else project["budgetedHours"]
+            )
+            project.update(
+                budgetedHours=budget,
+                percentageBudgetedHoursConsumed=round(tracked / 60 / budget * 100, 2),
+                trackedHours=tracked // 60,
+                trackedMinutes=float(tracked),
+                billableHours=billable // 60,
+                billableMinutes=float(billable),
+                nonBillableHours=(tracked - billable) // 60,
+                nonBillableMinutes=float(tracked - billable),
+                remainingHours=max(0, int(budget) - tracked // 60),
+                remainingMinutes=max(0, int(budget * 60) - tracked),
+            )
+            financials = project["financials"]
+            contract = financials["contractType"]
+            # The price: the budgeted hours at the project's bill rate, give or take.
+            planned = 0.0
+            if contract != "NON_BILLABLE":
+                planned = round(budget * bill_rate["rate"] * rng.uniform(0.8, 1.2), 2)
+                project["projectFee"] = int(planned)
+            if contract == "FIXED_FEE":
+                financials["fixedFeeContract"]["fixedFee"] = planned
+            elif contract == "TIME_AND_MATERIAL":
+                financials["timeAndMaterialContract"]["projectBudget"] = planned
+            elif contract == "SUBSCRIPTION":
+                terms = financials["subscriptionContract"]
+                terms["periodBudget"] = round(planned / terms["noOfPeriods"], 2)
+            estimated_cost = budget * 55.5  # the middle cost rate
+            if not tracked and project["status"]["value"] != NOT_STARTED:
+                # Its time was logged before the entries the workspace holds (they cover the
+                # last few months): Rocketlane's actuals still count it.
+                cost, value = estimated_cost * burn, planned * burn
+            revenue = value if contract == "TIME_AND_MATERIAL" else planned * progress
+            project["percentageBudgetConsumed"] = round(cost / estimated_cost * 100, 2)
+            financials["metrics"] = {
+                "actualRevenue": round(revenue, 2),
+                "estimatedRevenue": round(planned, 2),
+                "actualCost": round(cost, 2),
+                "estimatedCost": round(estimated_cost, 2),
+                "actualProfit": round(revenue - cost, 2),
+                "estimatedProfit": round(planned - estimated_cost, 2),
+                "actualProfitMargin": _margin(revenue, cost),
+                "estimatedProfitMargin": _margin(planned, estimated_cost),
+                "estimateAtCompletion": round(max(cost, estimated_cost), 2),
+                "estimationToCompletionInHours": round(max(0.0, budget - tracked / 60), 2),
+            }
 
     def _time_entry_source(
         self, project: int

@@ -19,10 +19,14 @@ from .data import (
     END_MS,
     HOME_COMPANY_ID,
     HOME_COMPANY_NAME,
+    IN_PROGRESS,
+    NOT_STARTED,
     PHRASES,
     PLACEHOLDERS,
     ROLES,
     START_MS,
+    TODAY_INDEX,
+    WORKING_DAYS,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +35,9 @@ if TYPE_CHECKING:
     from .data import _Generator
 
 Record = dict[str, Any]
+#: An allocation before it is a record: (project index, member or placeholder, is a member,
+#: first day, days, minutes per day).
+Allocation = tuple[int, Record, bool, int, int, int]
 
 ID_BASES = {
     "invoices": 40_000_000_000,
@@ -97,7 +104,13 @@ class _Extra:
     def invoices(self) -> None:
         """Invoices of customer companies for one to three projects, with lines and payments."""
         rng, n = self.rng, self.scale.invoices
-        projects = self.gen.project_refs
+        # Invoices bill the projects that are billed: not the non-billable ones.
+        billed_projects = [
+            ref
+            for ref, project in zip(self.gen.project_refs, self.out["projects"], strict=True)
+            if project["financials"]["contractType"] != "NON_BILLABLE"
+        ]
+        projects = billed_projects or self.gen.project_refs
         invoices, lines, payments = [], [], []
         line_counts = [rng.randint(1, 4) for _ in range(n)]
         big = self.scale.big_invoice_lines
@@ -261,18 +274,26 @@ class _Extra:
         ]
 
     def allocations(self) -> None:
-        """Team members and placeholders planned on projects, some of them far ahead."""
+        """The team planned on projects: each active person on one or two projects at a time,
+        from four weeks back to sixteen ahead, most of them between 60% and 95% of their
+        capacity and a few over it in the next four weeks; placeholders for roles not yet
+        staffed; the rest of ``scale.resource_allocations`` scattered over the projects' past,
+        some of them far ahead."""
         rng, n = self.rng, self.scale.resource_allocations
+        planned = sorted(self._plan_ahead(), key=lambda item: item[0])[: n * 4 // 5]
+        drafts = [draft for _, draft in planned]
         projects, starts = self.gen.project_refs, self.gen.project_start_days
-        records, keys = [], set()
-        rows = zip(self._ids("resource-allocations", n), self._timestamps(n), strict=True)
-        for allocation_id, (stamp, updated) in rows:
+        for _ in range(n - len(drafts)):
             p = rng.randrange(len(projects))
             member = rng.random() < 0.8
             who = rng.choice(self.members) if member else rng.choice(self.placeholders)
             begin = starts[p] + rng.randrange(0, 400)  # plans run up to 13 months past the start
-            days = rng.randint(1, 60)
-            minutes = rng.choice((60, 120, 240, 480))
+            drafts.append(
+                (p, who, member, begin, rng.randint(1, 60), rng.choice((60, 120, 240, 480)))
+            )
+        records, keys = [], set()
+        rows = zip(self._ids("resource-allocations", n), self._timestamps(n), drafts, strict=True)
+        for allocation_id, (stamp, updated), (p, who, member, begin, days, minutes) in rows:
             tasks = self.gen.tasks_by_project[p]
             # A key made of these must be unique, as the tap's is; a real API could not
             # tell two such allocations apart either.
@@ -308,6 +329,62 @@ class _Extra:
                 }
             )
         self.out["resource-allocations"] = records
+
+    def _plan_ahead(self) -> list[tuple[tuple[int, int], Allocation]]:
+        """(priority, allocation) of the plan around TODAY, the most telling first: the
+        over-allocations, then by distance from this week (a small scale keeps those)."""
+        rng, gen = self.rng, self.gen
+        members = {m["userId"]: m for m in self.members}
+        running = [
+            p
+            for p, project in enumerate(gen.out["projects"])
+            if project["status"]["value"] in (NOT_STARTED, IN_PROGRESS)
+        ] or list(range(len(gen.project_refs)))
+        monday = TODAY_INDEX - TODAY_INDEX % 7  # day 0 is a Monday
+        first, horizon = monday - 4 * 7, monday + 16 * 7
+        people = gen.loggers()
+        over = set(rng.sample(range(len(people)), max(1, len(people) // 6)))
+        out: list[tuple[tuple[int, int], Allocation]] = []
+        for k, (ref, capacity) in enumerate(people):
+            who = members.get(ref["userId"], ref)
+            daily = capacity // WORKING_DAYS
+            total = rng.uniform(0.8, 0.95) if k in over else rng.uniform(0.6, 0.95)
+            lanes = [total] if rng.random() < 0.4 else [total * 0.6, total * 0.4]
+            planned = 0
+            for share in lanes:
+                minutes = max(30, 30 * int(daily * share / 30))  # rounded down: under capacity
+                planned += minutes
+                day = first - 7 * rng.randint(0, 3)
+                while day < horizon:
+                    weeks = rng.randint(2, 6)
+                    allocation = (rng.choice(running), who, True, day, 7 * weeks - 2, minutes)
+                    out.append(((1, abs(day - monday)), allocation))
+                    day += 7 * weeks
+            if k in over:  # one more project in the next four weeks, beyond capacity
+                day = monday + 7 * rng.randint(1, 3)
+                minutes = daily - planned + 30 * rng.randint(2, 6)
+                allocation = (
+                    rng.choice(running),
+                    who,
+                    True,
+                    day,
+                    7 * rng.randint(1, 2) - 2,
+                    minutes,
+                )
+                out.append(((0, 0), allocation))
+        for _ in range(max(1, len(people) // 3)):  # demand not yet staffed
+            day = monday + 7 * rng.randint(0, 12)
+            minutes = rng.choice((120, 240, 480))
+            allocation = (
+                rng.choice(running),
+                rng.choice(self.placeholders),
+                False,
+                day,
+                7 * rng.randint(2, 6) - 2,
+                minutes,
+            )
+            out.append(((1, abs(day - monday)), allocation))
+        return out
 
     def conversations(self) -> None:
         """Project conversations: a conversation's source is always its project."""

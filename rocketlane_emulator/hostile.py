@@ -11,7 +11,8 @@ kind            stream           field                  sent
 lone-surrogate  tasks            taskName               the name cut inside an emoji
 big-integer     tasks            effortInMinutes        100000000000000000000
 long-text       tasks            taskDescription        2 MiB of rich text, an inline image
-deep-nesting    tasks            fields[0].fieldValue   a list nested 600 levels deep
+deep-nesting    tasks            fields[0].fieldValue   a list nested 1,000 levels deep
+deep-allowed    tasks            fields[1].fieldValue   797 levels: the task is 800 deep
 huge-number     projects         budgetedHours          1e400
 tiny-number     time-entries     costRate.rate          1e-400
 nul             spaces           spaceName              a NUL inside the name
@@ -29,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,9 @@ from .drift import project_of
 Record = dict[str, Any]
 
 LONG_TEXT_BYTES = 2 * 1024 * 1024
-DEEP_LEVELS = 600
+DEEP_LEVELS = 1000
+#: A task (1) with `fields` (2) of objects (3) then these levels: 800, as deep as tap-pm loads.
+DEEP_ALLOWED_LEVELS = 797
 ODD_KEY = "\ud83d"
 
 
@@ -87,6 +91,9 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
     "big-integer": ("tasks", "taskId", "effortInMinutes", lambda _: 10**20),
     "long-text": ("tasks", "taskId", "taskDescription", None),  # by seed, below
     "deep-nesting": ("tasks", "taskId", "fields[0].fieldValue", lambda _: _deep(DEEP_LEVELS)),
+    "deep-allowed": (
+        "tasks", "taskId", "fields[1].fieldValue", lambda _: _deep(DEEP_ALLOWED_LEVELS),
+    ),
     "huge-number": ("projects", "projectId", "budgetedHours", lambda _: RawJSON(b"1e400")),
     "tiny-number": ("time-entries", "timeEntryId", "costRate.rate", lambda _: RawJSON(b"1e-400")),
     "nul": ("spaces", "spaceId", "spaceName", lambda v: f"{v or 'Alpha'}\x00Beta"),
@@ -109,7 +116,7 @@ def _second_listed(data: dict[str, list[Record]], stream: str, id_key: str) -> R
 def _set(record: Record, path: str, make: Any) -> Any:  # noqa: ANN401
     """Set the value at a dotted path (with `[0]` steps), copying shared nested objects."""
     holder: Any = record
-    steps = path.replace("[0]", ".0").split(".")
+    steps = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
     for step in steps[:-1]:
         key: Any = int(step) if step.isdigit() else step
         inner = holder[key] if isinstance(holder, list) else holder.get(key)

@@ -27,8 +27,8 @@ def generate(seed: int, scale: Scale, shapes: str = "live") -> dict[str, list[Re
     gen.projects()
     gen.project_children()
     gen.tasks()
+    gen.time_offs()  # before the time entries: people log no time while off
     gen.time_entries()
-    gen.time_offs()
     add_opt_in_resources(gen, seed)
     if shapes == "live":
         apply_live_shapes(gen, seed)

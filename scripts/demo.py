@@ -6,10 +6,12 @@ Without `TAP_PM_API_KEY` it starts the bundled emulator, loads its workspace int
 your real workspace into `output/warehouse.duckdb`, incrementally from Meltano's state; a
 warehouse that is new (deleted to start over) or lacks a table is loaded in full, and the state
 that sync leaves serves the next incremental one. Either way the same `meltano run` then builds
-the dbt models of transform/ (`dbt-duckdb:build`), and the demo prints the five projects with
-the most hours logged and last week's utilisation. When a step fails, the demo prints that
-step's own error (the dbt tests that failed, the loader's or the tap's message); Meltano's whole
-log is in `output/meltano.log`.
+the dbt models of transform/ (`dbt-duckdb:build`), and the demo prints three answers: the
+running projects by budget burn with their margin, this week's utilisation, and who is
+over-allocated in the next four weeks. The emulator's workspace has its own "today"
+(rocketlane_emulator.data.TODAY); your workspace's is the current date. When a step fails, the
+demo prints that step's own error (the dbt tests that failed, the loader's or the tap's
+message); Meltano's whole log is in `output/meltano.log`.
 
 `make demo` installs what this needs: the project venv and Meltano in `.tools/meltano`; Meltano
 installs tap-pm, target-duckdb and dbt-duckdb into `.meltano/` on first use.
@@ -24,12 +26,14 @@ import subprocess
 import sys
 import time
 from collections import defaultdict, deque
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rocketlane_emulator import Emulator, Scale  # noqa: E402
+from rocketlane_emulator.data import TODAY  # noqa: E402
 from tap_pm.tap import STREAM_TYPES  # noqa: E402
 
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
@@ -38,8 +42,11 @@ OUTPUT = ROOT / "output"
 SCHEMA = "tap_pm"
 MARTS = "analytics"  # the dbt models' schema (dbt-duckdb's target_schema)
 DEMO_KEY = "demo-key"
-# The streams a sync reads unless told otherwise (meltano.yml selects these): not the opt-in ones.
+# The streams a sync reads unless told otherwise (meltano.yml selects these), and the opt-in
+# ones the models use (money per project, the weeks ahead): the demo selects them all.
 STREAMS = [stream.name for stream in STREAM_TYPES if stream.selected_by_default]
+OPT_IN = ["invoices", "invoice-lines", "resource-allocations"]
+SELECT = json.dumps([f"{stream}.*" for stream in (*STREAMS, *OPT_IN)])
 
 COUNT_ROWS = """
 import json, sys, duckdb
@@ -160,30 +167,43 @@ def rows_per_table(path: Path) -> dict[str, tuple[int, int]]:
 ANSWER = """
 import json, sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
-marts = sys.argv[2]
-top = con.execute(f'''
-    select project_name, minutes_logged, minutes_billable, tasks_open, tasks_total,
-           tasks_overdue, days_late
+marts, today = sys.argv[2], sys.argv[3]
+# Projects with time logged whose hours burn their budget fastest, with Rocketlane's margin.
+burn = con.execute(f'''
+    select project_name, status_label, hours_logged, budgeted_hours, budget_hours_used_ratio,
+           progress_percentage, actual_revenue, actual_margin_percent, actual_margin,
+           currency_code, outstanding_amount
     from {marts}.rocketlane__projects
-    order by minutes_logged desc, project_id limit 5''').fetchall()
-# Last week: the latest ISO week before this one with time logged.
-week = con.execute(f'''
-    select max(week_start) from {marts}.rocketlane__weekly_utilisation
-    where minutes_logged > 0 and week_start < date_trunc('week', current_date)''').fetchone()[0]
+    where not is_archived and minutes_logged > 0 and budget_hours_used_ratio is not null
+    order by budget_hours_used_ratio desc, project_id limit 5''').fetchall()
+# This week: the delivery team (active team members and partners).
+week = con.execute(
+    "select cast(date_trunc('week', cast(? as date)) as date)", [today]).fetchone()[0]
 people = con.execute(f'''
-    select person_name, capacity_minutes, time_off_minutes, minutes_billable,
-           minutes_non_billable, utilisation, iso_year, iso_week
-    from {marts}.rocketlane__weekly_utilisation
-    where week_start = ? and capacity_minutes is not null
-    order by utilisation desc nulls last, person_name''', [week]).fetchall()
-print(json.dumps({"top": top, "week": week, "people": people}, default=str))
+    select w.person_name, w.capacity_minutes, w.time_off_minutes, w.minutes_billable,
+           w.minutes_non_billable, w.utilisation, w.iso_year, w.iso_week
+    from {marts}.rocketlane__weekly_utilisation as w
+    join {marts}.rocketlane__users as u using (user_id)
+    where w.week_start = ? and w.capacity_minutes is not null
+      and u.user_status = 'ACTIVE' and u.user_type in ('TEAM_MEMBER', 'PARTNER')
+    order by w.utilisation desc nulls last, w.person_name''', [week]).fetchall()
+over = con.execute(f'''
+    select person_name, week_start, allocated_minutes, available_minutes, projects_allocated
+    from {marts}.rocketlane__weeks_ahead
+    where weeks_ahead between 1 and 4 and is_over_allocated
+    order by week_start, allocated_minutes - available_minutes desc, person_name''').fetchall()
+print(json.dumps({"burn": burn, "week": week, "people": people, "over": over}, default=str))
 """
 
 
-def answer(path: Path) -> None:
-    """The dbt marts' answer: most hours logged per project, last week's utilisation."""
+def answer(path: Path, today: str) -> None:
+    """Print the three answers of the dbt marts, as of `today` (YYYY-MM-DD).
+
+    The running projects by budget burn with their margin, this week's utilisation, and who is
+    over-allocated in the next four weeks.
+    """
     proc = subprocess.run(
-        [str(TOOLS_PYTHON), "-c", ANSWER, str(path), MARTS],
+        [str(TOOLS_PYTHON), "-c", ANSWER, str(path), MARTS, today],
         capture_output=True,
         text=True,
         check=False,
@@ -191,44 +211,59 @@ def answer(path: Path) -> None:
     if proc.returncode:
         sys.exit(f"could not read the models from {path}: {proc.stderr}")
     data = json.loads(proc.stdout)
-    print(f"\nThe five projects with the most hours logged ({MARTS}.rocketlane__projects):")
+    print(f"\nProjects by budget burn, as of {today} ({MARTS}.rocketlane__projects):")
     print(
-        f"  {'project':<40}{'hours':>7}{'billable':>9}{'open/tasks':>12}{'overdue':>8}{'late':>6}"
+        f"  {'project':<30}{'status':<13}{'hours':>7}{'budget h':>9}{'burn':>6}{'done':>6}"
+        f"{'margin':>8}{'profit':>14}{'owed':>10}"
     )
-    for name, minutes, billable, open_, total, overdue, late in data["top"]:
-        late_text = "-" if late is None else f"{late}d"
+    for row in data["burn"]:
+        name, status, hours, budget, ratio, done, revenue, margin, profit, currency, owed = row
+        billed = revenue is not None and float(revenue) != 0
+        margin_text = f"{float(margin):.0f}%" if billed and margin is not None else "-"
+        profit_text = "-" if profit is None else f"{float(profit):,.0f} {currency or ''}"
+        owed_text = "-" if owed is None else f"{float(owed):,.0f}"
+        done_text = "-" if done is None else f"{done}%"
         print(
-            f"  {name[:38]:<40}{minutes / 60:>7.1f}{billable / 60:>9.1f}"
-            f"{f'{open_}/{total}':>12}{overdue:>8}{late_text:>6}"
+            f"  {name[:28]:<30}{(status or '-')[:12]:<13}{float(hours):>7.0f}{float(budget):>9.0f}"
+            f"{float(ratio):>6.0%}{done_text:>6}{margin_text:>8}{profit_text:>14}{owed_text:>10}"
         )
-    if not data["week"] or not data["people"]:
-        print("\nNo time logged before this week: no utilisation to show.")
-        return
-    year, week = data["people"][0][6], data["people"][0][7]
+    if not data["burn"]:
+        print("  (no project with time logged and a budget)")
     print(
-        f"\nUtilisation in the week of {data['week'][:10]} ({year}-W{week:02d}), per person "
+        f"\nUtilisation this week ({data['week']}), the delivery team "
         f"({MARTS}.rocketlane__weekly_utilisation; capacity less time off):"
     )
-    print(
-        f"  {'person':<28}{'capacity h':>11}{'time off h':>11}{'billable h':>11}"
-        f"{'other h':>9}{'use':>7}"
-    )
+    if not data["people"]:
+        print("  No time logged or time off this week yet.")
+    else:
+        print(
+            f"  {'person':<28}{'capacity h':>11}{'time off h':>11}{'billable h':>11}"
+            f"{'other h':>9}{'use':>7}"
+        )
     for name, capacity, off, billable, other, use, _, _ in data["people"]:
         use_text = "-" if use is None else f"{float(use):.0%}"
         print(
             f"  {(name or '?')[:26]:<28}{capacity / 60:>11.1f}{off / 60:>11.1f}"
             f"{billable / 60:>11.1f}{other / 60:>9.1f}{use_text:>7}"
         )
+    print(f"\nOver-allocated in the next four weeks ({MARTS}.rocketlane__weeks_ahead):")
+    if not data["over"]:
+        print("  Nobody: every allocation fits its person's available capacity.")
+    for name, week_start, allocated, available, projects in data["over"]:
+        print(
+            f"  {(name or '?')[:26]:<28}week of {week_start[:10]}: {float(allocated) / 60:.1f} h"
+            f" allocated on {projects} project(s), {float(available) / 60:.1f} h available"
+        )
 
 
 def report(counts: dict[str, tuple[int, int]], truth: dict[str, int] | None) -> bool:
     """Print rows per stream (and the emulator's count); True when they all agree."""
-    header = f"{'stream':<18}{'DuckDB table':<24}{'rows':>7}"
+    header = f"{'stream':<22}{'DuckDB table':<30}{'rows':>7}"
     print(f"\n{header}" + ("" if truth is None else f"{'emulator':>10}"))
     agree = True
-    for stream in STREAMS:
+    for stream in (*STREAMS, *OPT_IN):
         rows, ids = counts.get(table(stream), (0, 0))
-        line = f"{stream:<18}{SCHEMA + '.' + table(stream):<24}{rows:>7}"
+        line = f"{stream:<22}{SCHEMA + '.' + table(stream):<30}{rows:>7}"
         if truth is not None:
             same = rows == ids == truth[stream]
             agree &= same
@@ -242,7 +277,7 @@ def main() -> None:
     if not MELTANO.exists():
         sys.exit("Meltano is not installed: run `make demo`")
     OUTPUT.mkdir(exist_ok=True)
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "TAP_PM__SELECT": SELECT}
     if os.environ.get("TAP_PM_API_KEY"):
         path = OUTPUT / "warehouse.duckdb"
         env["TARGET_DUCKDB_FILEPATH"] = env["DBT_DUCKDB_PATH"] = str(path)
@@ -257,7 +292,8 @@ def main() -> None:
         seconds = meltano_run(env, *options)
         print(f"meltano run tap-pm target-duckdb dbt-duckdb:build: {seconds:.0f} s")
         report(rows_per_table(path), None)
-        answer(path)
+        today = datetime.now(timezone.utc).date().isoformat()
+        answer(path, os.environ.get("DBT_ROCKETLANE_AS_OF_DATE") or today)
         return
 
     path = OUTPUT / "emulator.duckdb"
@@ -272,10 +308,12 @@ def main() -> None:
             TAP_PM_MAX_REQUESTS_PER_MINUTE="6000",  # the emulator has no rate limit
             TARGET_DUCKDB_FILEPATH=str(path),
             DBT_DUCKDB_PATH=str(path),
+            TAP_PM__SELECT=SELECT,
+            DBT_ROCKETLANE_AS_OF_DATE=TODAY.isoformat(),  # "today" in the emulator's workspace
         )
         # From scratch, and leaving the state of your real workspace's pipeline alone.
         seconds = meltano_run(env, "--full-refresh", "--no-state-update", log_level="error")
-        truth = {stream: len(emu.ids(stream)) for stream in STREAMS}
+        truth = {stream: len(emu.ids(stream)) for stream in (*STREAMS, *OPT_IN)}
     print(
         f"meltano run tap-pm target-duckdb dbt-duckdb:build: {seconds:.0f} s,"
         f" into {path.relative_to(ROOT)}"
@@ -283,7 +321,7 @@ def main() -> None:
     if not report(rows_per_table(path), truth):
         sys.exit("\nDuckDB differs from the emulator's records")
     print("\nEvery table holds exactly the emulator's records, one row per id.")
-    answer(path)
+    answer(path, TODAY.isoformat())
 
 
 if __name__ == "__main__":

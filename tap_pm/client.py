@@ -6,7 +6,7 @@ import math
 import re
 import time
 import typing as t
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from importlib import resources
 
@@ -24,6 +24,7 @@ from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload,
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
 from tap_pm.safe_json import needs_scrub
+from tap_pm.session import Session
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -84,9 +85,16 @@ class StreamUnavailableError(Exception):
 MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
 
 
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - UTC, written as +00:00 below
+
+
 def ms_to_rfc3339(value: float) -> str:
-    """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision."""
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    """Epoch milliseconds as an RFC 3339 UTC string with millisecond precision.
+
+    Integer arithmetic (no division into float seconds, which rounded far dates a
+    millisecond off) and a naive datetime: twice as fast on the hot path, the same text.
+    """
+    return (_EPOCH + timedelta(0, 0, 0, value)).isoformat("T", "milliseconds") + "+00:00"
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -133,6 +141,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     def url_base(self) -> str:
         """The `base_url` setting."""
         return str(self.config["base_url"]).rstrip("/")
+
+    @cached_property
+    def requests_session(self) -> Session:
+        """A session that resolves the environment's proxies once, not per request."""
+        return Session()
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
@@ -423,22 +436,21 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         self._full_listing = self.begin_listing(context)
         while True:
             try:
-                for record in self._unseen_records(context, emitted):
+                for record in self.request_records(context):
+                    # Each record once, though a restarted listing repeats them (inline: this
+                    # runs for every record).
+                    key = record.get(self.id_key)
+                    try:
+                        if key in emitted:
+                            continue
+                        emitted.add(key)
+                    except TypeError:  # an object for an id: conform.py says it has no row
+                        pass
                     restarts = 0  # progress: only fruitless restarts count
                     yield record
             except PageTokenExpiredError:
                 restarts += 1
-                if restarts > MAX_TOKEN_RESTARTS:
-                    msg = (
-                        f"{self.name}: page tokens expired {restarts} times without progress; "
-                        "the sync is too slow for the API's 15-minute token lifetime."
-                    )
-                    raise TapPMError(msg) from None
-                self.logger.warning(
-                    "%s: page token expired; restarting %s from its bookmark",
-                    self.name,
-                    f"partition {dict(context)}" if context else "the stream",
-                )
+                self._restart_listing(restarts, context)
                 continue
             except PartitionGoneError:
                 self._skip_gone_partition(context)
@@ -451,6 +463,20 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 raise TapPMError(msg) from exc
             self._finish_listing(context, emitted)
             return
+
+    def _restart_listing(self, restarts: int, context: Context | None) -> None:
+        """A page token expired: start the partition over, unless that keeps happening."""
+        if restarts > MAX_TOKEN_RESTARTS:
+            msg = (
+                f"{self.name}: page tokens expired {restarts} times without progress; "
+                "the sync is too slow for the API's 15-minute token lifetime."
+            )
+            raise TapPMError(msg) from None
+        self.logger.warning(
+            "%s: page token expired; restarting %s from its bookmark",
+            self.name,
+            f"partition {dict(context)}" if context else "the stream",
+        )
 
     def _finish_listing(self, context: Context | None, emitted: set[t.Any]) -> None:
         """The partition was listed to its end: bookmark, version, visit."""
@@ -473,16 +499,6 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         )
         self.gone_parents.add(parent_id)
         self.progress.parent_done(self.name)
-
-    def _unseen_records(self, context: Context | None, seen: set[t.Any]) -> Iterable[dict]:
-        """The partition's records, each once, though a restarted listing repeats them."""
-        for record in self.request_records(context):
-            key = record.get(self.id_key)
-            if isinstance(key, t.Hashable):  # else conform.py says why the record has no row
-                if key in seen:
-                    continue
-                seen.add(key)
-            yield record
 
     @cached_property
     def gone_parents(self) -> set[int]:

@@ -11,13 +11,13 @@ Singer message. It fails when a value would not fit its declared type, naming ea
 
 from __future__ import annotations
 
-import copy
 import json
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
 import click
+import msgspec
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError, mask_secret
@@ -290,8 +290,9 @@ class WorkspaceCheck:
             context = self.context(stream) if rows else None
             check = StreamCheck(stream.name, profile, self.requests.get(stream.name, ""))
             for row in rows:
-                # A copy: a parent's rows are read again for its children's context.
-                record = stream.shape_record(copy.deepcopy(row), context)
+                # A copy: a parent's rows are read again for its children's context. Through
+                # msgspec, in C: `copy.deepcopy` recursed past Python's limit on deep values.
+                record = stream.shape_record(msgspec.json.decode(msgspec.json.encode(row)), context)
                 profile.observe(record)
                 check.notes += near_duckdb_limit(stream.name, record)
             check.notes += kept_as_sent(stream)

@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import marts_expected as expected
 import pytest
 import yaml
-from conftest import API_KEY, STREAMS
+from conftest import API_KEY, STREAMS, opt_in_ids
 from test_meltano import (
     MELTANO,
     TABLES,
@@ -34,11 +35,13 @@ from test_snowflake import CREDENTIALS as FAKE_CREDENTIALS
 from test_snowflake import LAUNCHER as FAKE_LAUNCHER
 from test_snowflake import LOADER as FAKE_LOADER
 
+from rocketlane_emulator.data import TODAY
+
 if TYPE_CHECKING:
     from rocketlane_emulator import Emulator
 
 ROOT = Path(__file__).parents[1]
-AS_OF = date(2025, 6, 30)  # "today" for overdue flags: inside the emulator's two years of data
+AS_OF = TODAY  # "today" of the models (overdue flags, the weeks ahead): the emulator's today
 MARTS, STAGING = "analytics", "analytics_staging"
 COMPLETED = 3  # the status value the models count as done (var task_completed_status_values)
 # Staging model and key per stream.
@@ -53,6 +56,17 @@ STAGING_KEYS = {
     "fields": ("stg_rocketlane__fields", "field_id"),
     "time-offs": ("stg_rocketlane__time_offs", "time_off_id"),
 }
+# The opt-in streams the models use; loaded with the nine (meltano's TAP_PM__SELECT).
+MODELS_OPT_IN = ("invoices", "invoice-lines", "resource-allocations")
+WITH_OPT_IN = {"TAP_PM__SELECT": json.dumps([f"{s}.*" for s in (*STREAMS, *MODELS_OPT_IN)])}
+OPT_IN_STAGING = {
+    "invoices": ("stg_rocketlane__invoices", "invoice_id"),
+    "invoice-lines": ("stg_rocketlane__invoice_lines", "invoice_line_id"),
+    "resource-allocations": ("stg_rocketlane__resource_allocations", "allocation_key"),
+}
+# Every model and snapshot of transform/: `dbt build` runs them all.
+MODELS = {p.stem for p in (ROOT / "transform/models").rglob("*.sql")}
+SNAPSHOTS = {p.stem for p in (ROOT / "transform/snapshots").glob("*.sql")}
 # The generic tests the issue asks `dbt build` to run.
 TEST_KINDS = ("unique", "not_null", "relationships", "accepted_values")
 
@@ -91,7 +105,8 @@ def check_dbt_tests_ran(meltano: Meltano) -> None:
     tests = [k for k in statuses if k.startswith("test.")]
     for kind in TEST_KINDS:
         assert any(f".{kind}_" in k for k in tests), f"no {kind} test ran"
-    assert sum(k.startswith("model.") for k in statuses) == 14
+    ran = {k.split(".")[-1] for k in statuses if k.startswith(("model.", "snapshot."))}
+    assert ran == MODELS | SNAPSHOTS
 
 
 # -------------------------------------------------------------------- expectations
@@ -168,6 +183,60 @@ def as_int(value: object) -> int | None:
     return None if value is None else int(float(str(value)))
 
 
+def check_money_and_people(marts: Warehouse, emu: Emulator, *, opt_in: bool) -> None:
+    """rocketlane__projects' money, rocketlane__users and rocketlane__weeks_ahead against the
+    emulator's records; with `opt_in` (invoices and allocations loaded) their columns too, else
+    NULL."""
+    projects = {r["project_id"]: r for r in marts.tables["rocketlane__projects"]}
+    money = expected.project_money(emu, invoices=opt_in)
+    assert set(projects) == set(money)
+    for project_id, values in money.items():
+        text = values.pop("_text")
+        expected.check_numbers(projects[project_id], values, project_id)
+        for column, value in text.items():
+            assert projects[project_id][column] == value, (project_id, column)
+    # The checks could fail: money on both sides.
+    assert sum(float(r["time_cost"]) for r in projects.values()) > 0
+    assert sum(float(r["actual_margin"] or 0) for r in projects.values()) != 0
+    if opt_in:
+        assert sum(float(r["invoiced_amount"]) for r in projects.values()) > 0
+        assert sum(float(r["outstanding_amount"]) for r in projects.values()) > 0
+
+    users = {r["user_id"]: r for r in marts.tables["rocketlane__users"]}
+    people = expected.users(emu)
+    assert set(users) == set(people)
+    for user_id, values in people.items():
+        text = values.pop("_text")
+        expected.check_numbers(users[user_id], values, user_id)
+        for column, value in text.items():
+            assert (str(users[user_id][column])[:10] if value else users[user_id][column]) == value
+
+    weeks = {
+        (r["user_id"], str(r["week_start"])[:10]): r
+        for r in marts.tables["rocketlane__weeks_ahead"]
+    }
+    plan = expected.weeks_ahead(emu, AS_OF, allocations=opt_in)
+    assert set(weeks) == set(plan)
+    for key, values in plan.items():
+        text = values.pop("_text")
+        expected.check_numbers(weeks[key], values, key)
+        for column, value in text.items():
+            assert weeks[key][column] == value, (key, column)
+    if opt_in:  # this week and the next few: some people over their capacity
+        over = {key for key, row in weeks.items() if row["is_over_allocated"]}
+        assert 0 < len(over) < len(weeks) // 4
+
+    for object_type, mart, stream, key in (
+        ("PROJECT", "rocketlane__projects", "projects", "project_id"),
+        ("TASK", "rocketlane__tasks", "tasks", "task_id"),
+        ("USER", "rocketlane__users", "users", "user_id"),
+    ):
+        id_key = {"projects": "projectId", "tasks": "taskId", "users": "userId"}[stream]
+        values = expected.custom_field_values(emu, emu.truth(stream), object_type, id_key)
+        expected.check_custom_fields(marts.tables[mart], values, key)
+        assert any(v is not None for row in values.values() for v in row.values())
+
+
 def check_marts(marts: Warehouse, emu: Emulator) -> None:
     projects = marts.tables["rocketlane__projects"]
     expected = expected_projects(emu)
@@ -207,29 +276,147 @@ def staging_ids(staging: Warehouse, stream: str) -> set[int]:
     return {int(r[key]) for r in staging.tables[model]}
 
 
-def check_staging(staging: Warehouse, emu: Emulator) -> None:
-    """Each staging model holds exactly the live records (no deleted time entry)."""
+def check_staging(
+    staging: Warehouse, emu: Emulator, *, opt_in: bool = False, custom_fields: bool = True
+) -> None:
+    """Each staging model holds exactly the live records (no deleted time entry); the opt-in
+    ones theirs when loaded, else none."""
+    for stream, (model, key) in OPT_IN_STAGING.items():
+        ids = {str(r[key]) for r in staging.tables[model]}
+        truth = {str(i) for i in opt_in_ids(emu, stream)} if opt_in else set()
+        assert ids == truth, stream
     for stream in STREAMS:
-        expected = emu.ids(stream)
+        live = emu.ids(stream)
         if stream == "time-entries":
-            expected = {e["timeEntryId"] for e in live_time_entries(emu)}
-        assert staging_ids(staging, stream) == expected, stream
+            live = {e["timeEntryId"] for e in live_time_entries(emu)}
+        if stream == "fields" and not custom_fields:
+            live = set()
+        assert staging_ids(staging, stream) == live, stream
     values = staging.tables["stg_rocketlane__custom_field_values"]
     tasks_with_fields = {t["taskId"] for t in emu.truth("tasks") if t.get("fields")}
+    if not custom_fields:
+        tasks_with_fields = set()
     assert {r["object_id"] for r in values if r["object_type"] == "TASK"} == tasks_with_fields
 
 
 # ---------------------------------------------------------------------------- tests
 def test_dbt_build_on_duckdb_matches_the_emulator(dbt_meltano, shared_emulator, tmp_path):
+    """The nine streams and the opt-in ones the models use: every mart's figures."""
     path = tmp_path / "warehouse.duckdb"
     run(
         dbt_meltano, shared_emulator, "--full-refresh", "--no-state-update",
         "tap-pm", "target-duckdb", "dbt-duckdb:build",
-        TARGET_DUCKDB_FILEPATH=str(path), DBT_DUCKDB_PATH=str(path),
+        TARGET_DUCKDB_FILEPATH=str(path), DBT_DUCKDB_PATH=str(path), **WITH_OPT_IN,
     )  # fmt: skip
     check_dbt_tests_ran(dbt_meltano)
-    check_staging(read_duckdb(path, STAGING), shared_emulator)
-    check_marts(read_duckdb(path, MARTS), shared_emulator)
+    check_staging(read_duckdb(path, STAGING), shared_emulator, opt_in=True)
+    marts = read_duckdb(path, MARTS)
+    check_marts(marts, shared_emulator)
+    check_money_and_people(marts, shared_emulator, opt_in=True)
+    check_columns_described(marts, shared_emulator)
+
+
+def check_columns_described(marts: Warehouse, emu: Emulator) -> None:
+    """_marts.yml describes every column of every mart but the custom field ones (whose names
+    come from the workspace: the models' descriptions say how)."""
+    described = {
+        model["name"]: {c["name"] for c in model.get("columns", []) if c.get("description")}
+        for model in yaml.safe_load((ROOT / "transform/models/marts/_marts.yml").read_text())[
+            "models"
+        ]
+    }
+    custom = {
+        "rocketlane__projects": "PROJECT", "rocketlane__tasks": "TASK", "rocketlane__users": "USER"
+    }  # fmt: skip
+    assert set(described) == set(marts.tables)
+    for table, rows in marts.tables.items():
+        columns = set(rows[0])
+        if table in custom:
+            columns -= set(expected.custom_field_columns(emu, custom[table]))
+        assert columns == described[table], table
+
+
+RENAME_FIELDS = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+for field_id, label in zip(sys.argv[2::2], sys.argv[3::2]):
+    con.execute("update tap_pm.fields set fieldlabel = ? where id = ?", [label, int(field_id)])
+"""
+
+
+def test_custom_field_columns_follow_the_vars(dbt_meltano, shared_emulator, tmp_path):
+    """A pinned name survives a renamed label; a label that a mart's own column has gets the
+    field's id; include and exclude (ids or labels) choose the fields."""
+    path = tmp_path / "warehouse.duckdb"
+    run(
+        dbt_meltano, shared_emulator, "--full-refresh", "--no-state-update",
+        "tap-pm", "target-duckdb", TARGET_DUCKDB_FILEPATH=str(path),
+    )  # fmt: skip
+    ids = {f["fieldLabel"]: f["fieldId"] for f in shared_emulator.truth("fields")}
+    region, tier = ids["Région"], ids["Customer tier"]
+    subprocess.run(
+        [str(MELTANO.parent / "python"), "-c", RENAME_FIELDS, str(path),
+         str(region), "Sales territory", str(tier), "Project name"],
+        check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+
+    def columns(dbt_vars: dict) -> set[str]:
+        dbt_meltano(
+            "invoke", "dbt-duckdb", "run", "--select", "+rocketlane__projects",
+            "--vars", json.dumps(dbt_vars), env={"DBT_DUCKDB_PATH": str(path)},
+        )  # fmt: skip
+        return set(read_duckdb(path, MARTS).tables["rocketlane__projects"][0])
+
+    every = set(expected.custom_field_columns(shared_emulator, "PROJECT"))
+    renamed = columns({})
+    assert "sales_territory" in renamed
+    assert f"project_name_{tier}" in renamed  # not the mart's own project_name
+    assert not {"region", "customer_tier"} & renamed
+    pinned = columns({"custom_field_column_names": {str(region): "region"}})
+    assert "region" in pinned
+    assert "sales_territory" not in pinned
+    excluded = columns({"custom_fields_exclude": ["mrr", ids["Modules"]]})
+    assert not {"mrr", "modules"} & excluded
+    assert every - {"mrr", "modules", "region", "customer_tier"} <= excluded
+    included = columns({"custom_fields_include": ["Signed SOW", str(ids["Stakeholders"])]})
+    assert included & every == {"signed_sow", "stakeholders", "stakeholders_user_ids"}
+    rows = read_duckdb(path, MARTS).tables["rocketlane__projects"]
+    values = expected.custom_field_values(shared_emulator, shared_emulator.truth("projects"),
+                                          "PROJECT", "projectId")  # fmt: skip
+    for row in rows:
+        assert row["signed_sow"] is values[row["project_id"]]["signed_sow"]
+
+
+def test_dbt_build_without_opt_in_streams_or_custom_fields(dbt_meltano, shared_emulator, tmp_path):
+    """tap-pm--acme loads neither the opt-in streams nor custom fields (no `fields` table, no
+    `fields` columns): every model builds, the invoice and allocation columns are NULL, the
+    marts have no custom field column, and the other figures still match."""
+    path = tmp_path / "acme.duckdb"
+    run(
+        dbt_meltano, shared_emulator, "--full-refresh", "--no-state-update",
+        "tap-pm--acme", "target-duckdb", "dbt-duckdb:build",
+        TAP_PM__ACME_API_KEY=API_KEY, TARGET_DUCKDB_FILEPATH=str(path), DBT_DUCKDB_PATH=str(path),
+        DBT_DUCKDB_SOURCE_SCHEMA="tap_pm_acme",  # dbt-duckdb's setting for DBT_ROCKETLANE_SCHEMA
+    )  # fmt: skip
+    check_dbt_tests_ran(dbt_meltano)
+    assert "fields" not in read_duckdb(path, "tap_pm_acme").tables
+    staging = read_duckdb(path, STAGING)
+    check_staging(staging, shared_emulator, opt_in=False, custom_fields=False)
+    marts = read_duckdb(path, MARTS)
+    check_marts(marts, shared_emulator)
+    for table, key in (("rocketlane__projects", "project_id"), ("rocketlane__tasks", "task_id"),
+                       ("rocketlane__users", "user_id")):  # fmt: skip
+        columns = set(marts.tables[table][0])
+        for name in expected.FIELD_COLUMNS.values():
+            assert name is None or name not in columns or name == "start_date", (table, name)
+        assert not {c for c in columns if c.startswith("field_")}, table
+        assert marts.tables[table], key
+    projects = marts.tables["rocketlane__projects"]
+    assert all(r["invoiced_amount"] is None and r["invoice_count"] is None for r in projects)
+    weeks = marts.tables["rocketlane__weeks_ahead"]
+    assert weeks
+    assert all(r["allocated_minutes"] is None and r["is_over_allocated"] is None for r in weeks)
+    assert any(r["available_minutes"] for r in weeks)
 
 
 def test_dbt_build_on_postgres_matches_the_emulator_then_drops_deleted_rows(
@@ -241,11 +428,17 @@ def test_dbt_build_on_postgres_matches_the_emulator_then_drops_deleted_rows(
     and a reconcile (soft delete: the loader marks rows `_sdc_deleted_at`) and `dbt build`
     again: no deleted row is left in any model, and the marts match again."""
     database = postgres.new_database("tap_pm_dbt")
-    env = {**postgres.loader_env(database), "MELTANO_RUN_STATE_ID_SUFFIX": "dbt-postgres"}
+    env = {
+        **postgres.loader_env(database),
+        "MELTANO_RUN_STATE_ID_SUFFIX": "dbt-postgres",
+        **WITH_OPT_IN,
+    }
     run(dbt_meltano, emulator, "tap-pm", "target-postgres", "dbt-postgres:build", **env)
     check_dbt_tests_ran(dbt_meltano)
-    check_staging(postgres.read(database, STAGING), emulator)
-    check_marts(postgres.read(database, MARTS), emulator)
+    check_staging(postgres.read(database, STAGING), emulator, opt_in=True)
+    marts = postgres.read(database, MARTS)
+    check_marts(marts, emulator)
+    check_money_and_people(marts, emulator, opt_in=True)
 
     gone = delete_as_in_the_issue(emulator, [])
     run(
@@ -258,7 +451,7 @@ def test_dbt_build_on_postgres_matches_the_emulator_then_drops_deleted_rows(
     for stream in STREAMS:  # the loader kept the rows, marked: the models must drop them
         assert gone[stream] <= marked[TABLES[stream]], stream
     staging, marts = postgres.read(database, STAGING), postgres.read(database, MARTS)
-    check_staging(staging, emulator)
+    check_staging(staging, emulator, opt_in=True)
     for stream in STREAMS:
         assert not staging_ids(staging, stream) & gone[stream], stream
     project_ids = {r["project_id"] for r in marts.tables["rocketlane__projects"]}
@@ -277,6 +470,7 @@ def test_dbt_build_on_postgres_matches_the_emulator_then_drops_deleted_rows(
         assert row["object_id"] in live[row["object_type"]], row
     assert {r["task_id"] for r in staging.tables["stg_rocketlane__task_assignees"]} <= live["TASK"]
     check_marts(marts, emulator)
+    check_money_and_people(marts, emulator, opt_in=True)
 
 
 # ------------------------------------------------------------------------ Snowflake
@@ -336,7 +530,7 @@ def test_dbt_build_on_fakesnow_matches_the_emulator(dbt_snowflake, shared_emulat
     loader_env = {f"TARGET_SNOWFLAKE_{k.upper()}": v for k, v in FAKE_CREDENTIALS.items()}
     run(
         dbt_snowflake, shared_emulator, "--full-refresh", "--no-state-update",
-        "tap-pm", FAKE_LOADER, **loader_env, **files,
+        "tap-pm", FAKE_LOADER, **loader_env, **files, **WITH_OPT_IN,
     )  # fmt: skip
     venv = dbt_snowflake.root / ".meltano/utilities/dbt-snowflake-fake/venv/bin"
     # One thread: fakesnow attaches the database file once per connection.
@@ -356,8 +550,10 @@ def test_dbt_build_on_fakesnow_matches_the_emulator(dbt_snowflake, shared_emulat
     for name, rows in data.items():
         schema, table = name.split(".")
         tables[schema][table] = rows
-    check_staging(Warehouse(tables[STAGING], {}), shared_emulator)
-    check_marts(Warehouse(tables[MARTS], {}), shared_emulator)
+    check_staging(Warehouse(tables[STAGING], {}), shared_emulator, opt_in=True)
+    marts = Warehouse(tables[MARTS], {})
+    check_marts(marts, shared_emulator)
+    check_money_and_people(marts, shared_emulator, opt_in=True)
 
 
 def test_dbt_utilities_are_pinned_and_keep_no_secret():

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import typing as t
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
-from rocketlane_emulator.hostile import HostileValue, RawJSON, dumps
+from rocketlane_emulator.hostile import (
+    DEEP_ALLOWED_LEVELS,
+    DEEP_LEVELS,
+    HostileValue,
+    RawJSON,
+    dumps,
+)
+from tap_pm.client import MS_RANGE, ms_to_rfc3339
 from tap_pm.safe_json import MAX_DEPTH, decode, spell
 from tap_pm.tap import TapPM
 
@@ -277,15 +285,39 @@ def assert_findable(stream: str, sent: dict, record: dict) -> None:
             continue  # a null has nothing to keep
         if steps[0] in EPOCH_MS and len(steps) == 1 and isinstance(record.get(steps[0]), str):
             continue  # epoch ms as a date-time: test_sync.py
+        if isinstance(leaf, RawJSON) and leaf.text.startswith(b"["):
+            assert deep_found(record, drift, steps, leaf), (stream, path_of(steps))
+            continue
         in_column = any(same(v, leaf) for v in at(record, steps))
         assert in_column or in_drift(drift, steps, leaf), (stream, path_of(steps), leaf, record)
 
 
-def nested(levels: int) -> list:
-    value: list = ["leaf"]
-    for _ in range(levels - 1):
-        value = [value]
-    return value
+def nested(levels: int) -> RawJSON:
+    """A list nested `levels` deep, as JSON text: Python recurses into lists this deep."""
+    return RawJSON(b"[" * levels + b'"leaf"' + b"]" * levels)
+
+
+def depth_of(value: object) -> tuple[int, object]:
+    """How deep a list of one list of ... goes, and what is innermost."""
+    depth = 0
+    while isinstance(value, list) and len(value) == 1:
+        depth, value = depth + 1, value[0]
+    return depth, value
+
+
+def deep_found(record: dict, drift: dict, steps: tuple, leaf: RawJSON) -> bool:
+    """A nested list sent: in its column as it was, or in `_drift` at its path or at the path
+    of an inner list (an item that did not fit its array left it), as a list or JSON text."""
+    levels = leaf.text.count(b"[")
+    if (levels, "leaf") in map(depth_of, at(record, steps)):
+        return True
+    path = path_of(steps)
+    for inner in range(levels + 1):
+        kept = drift.get(path + "[0]" * inner)
+        text = "[" * (levels - inner) + '"leaf"' + "]" * (levels - inner)
+        if kept == text or depth_of(kept) == (levels - inner, "leaf"):
+            return True
+    return False
 
 
 HOSTILE_CHARS = ["a", " ", "é", "😀", "\ud83d", "\ude00", "\udcff", "\x00", '"', "\\", "\x01"]
@@ -410,11 +442,7 @@ def expected(kind: str, value: object) -> tuple[object, object]:
     """(what the column holds, what `_drift` keeps) for a hostile value, as the spec of
     safe_json.py says, computed here on its own."""
     if isinstance(value, RawJSON):
-        text = value.text.decode("utf-8", "surrogateescape")
-        if kind == "invalid-utf8":
-            sent = json.loads(text)
-            return replaced(sent), as_sent(sent)
-        return None, text
+        return _expected_raw(kind, value.text.decode("utf-8", "surrogateescape"))
     if kind == "big-integer":
         return None, str(value)
     if kind == "odd-key":
@@ -422,6 +450,15 @@ def expected(kind: str, value: object) -> tuple[object, object]:
     if isinstance(value, str) and BAD_TEXT.search(value):
         return replaced(value), as_sent(value)
     return value, None
+
+
+def _expected_raw(kind: str, text: str) -> tuple[object, object]:
+    if kind == "invalid-utf8":
+        sent = json.loads(text)
+        return replaced(sent), as_sent(sent)
+    if kind == "deep-allowed":
+        return json.loads(text), None
+    return None, text  # a number or a nesting no warehouse holds: its text
 
 
 def column(record: dict, path: str) -> object:
@@ -456,17 +493,23 @@ def assert_hostile_landed(emu: Emulator, records: dict[str, dict[int, dict]], lo
 
 def assert_named_once(log: str, item: HostileValue) -> None:
     """The log names the value's field once, with its record as the example."""
-    pattern = drift_path(item.field).replace("[0]", "[]")
+    pattern = re.sub(r"\[\d+\]", "[]", drift_path(item.field))
     lines = [line for line in log.splitlines() if f"{item.stream}: 1 value of {pattern} " in line]
     assert len(lines) == 1, (item.kind, lines)
     assert f"(e.g. id {item.record_id})" in lines[0]
 
 
+def test_the_deep_kinds_sit_on_either_side_of_the_deepest_record_loaded():
+    """A task (1), its `fields` (2) of objects (3), then the value's own levels."""
+    assert 3 + DEEP_ALLOWED_LEVELS == MAX_DEPTH
+    assert 3 + DEEP_LEVELS > MAX_DEPTH
+
+
 def test_emulator_sends_each_hostile_kind(hostile_emulator):
     kinds = {h.kind for h in hostile_emulator.hostile}
     assert kinds == {
-        "lone-surrogate", "big-integer", "long-text", "deep-nesting", "huge-number",
-        "tiny-number", "nul", "invalid-utf8", "odd-key",
+        "lone-surrogate", "big-integer", "long-text", "deep-nesting", "deep-allowed",
+        "huge-number", "tiny-number", "nul", "invalid-utf8", "odd-key",
     }  # fmt: skip
     body = requests.get(
         f"{hostile_emulator.base_url}/tasks",
@@ -528,7 +571,7 @@ def test_the_live_check_reads_hostile_values_and_warns_of_duckdbs_limit(tmp_path
     assert "2,000,000 bytes" in warnings[0]
     for item in hostile_emulator.hostile:
         if expected(item.kind, item.value)[1] is not None:
-            pattern = drift_path(item.field).replace("[0]", "[]")
+            pattern = re.sub(r"\[\d+\]", "[]", drift_path(item.field))
             assert f"{item.stream}.{pattern}: 1 value(s) held " in run.stdout, item.kind
 
 
@@ -621,3 +664,21 @@ def test_a_state_of_the_previous_release_carries_an_incremental_sync_and_a_recon
     }
     old_version = state["bookmarks"]["tasks"]["table_version"]
     assert activated["tasks"] > old_version  # the deleted task's row goes
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=MS_RANGE[0], max_value=MS_RANGE[1]))
+def test_every_epoch_ms_a_timestamp_can_name_converts_exactly(epoch_ms):
+    text = ms_to_rfc3339(epoch_ms)
+    assert FORMATS.conforms(text, "date-time")
+    moment = datetime.fromisoformat(text)
+    since = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert since // timedelta(milliseconds=1) == epoch_ms
+
+
+@pytest.mark.parametrize("epoch_ms", [MS_RANGE[1] + 1, MS_RANGE[0] - 1, 10**18, -(10**18)])
+def test_an_epoch_ms_beyond_any_date_goes_to_drift(epoch_ms):
+    """Before, `datetime.fromtimestamp` raised on it and stopped the sync."""
+    [record], _ = through_the_tap("tasks", [{**BASES["tasks"], "createdAt": epoch_ms}])
+    assert record["createdAt"] is None
+    assert record[DRIFT]["createdAt"] == epoch_ms

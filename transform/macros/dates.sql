@@ -45,3 +45,14 @@
 {% macro days_between(start, end) -%}
   {{ dbt.datediff(start, end, 'day') }}
 {%- endmacro %}
+
+{#- Working days (var `working_days_per_week` from Monday) of the days `start` to `end` that fall in
+    the week of Monday `week_start`: their day numbers in the week (0-6), cut to the working days,
+    counted. 0 when they miss the week. -#}
+{% macro working_days_in_week(start, end, week_start) -%}
+    greatest(
+        least({{ days_between(week_start, 'least(' ~ end ~ ', ' ~ add_days(week_start, 6) ~ ')') }}, {{ var('working_days_per_week') - 1 }})
+        - {{ days_between(week_start, 'greatest(' ~ start ~ ', ' ~ week_start ~ ')') }} + 1,
+        0
+    )
+{%- endmacro %}

@@ -28,7 +28,7 @@
 {%- endmacro %}
 
 {% macro json_float(expr, path) -%}
-  cast({{ json_text(expr, path) }} as {{ dbt.type_float() }})
+  cast({{ json_text(expr, path) }} as {{ type_double() }})
 {%- endmacro %}
 
 {% macro json_boolean(expr, path) -%}
@@ -91,3 +91,18 @@
 {% macro snowflake__json_get(expr, path) -%}
   get_path({{ expr }}, '{{ path }}')
 {%- endmacro %}
+
+
+{#- Double precision: dbt's type_float() is a 4-byte REAL on DuckDB, too coarse for money. -#}
+{% macro type_double() -%}
+  double precision
+{%- endmacro %}
+
+
+{#- JSON text parsed into the warehouse's JSON type (for json_array_elements and json_get). -#}
+{% macro json_parse(expr) -%}
+  {{ return(adapter.dispatch('json_parse', 'rocketlane')(expr)) }}
+{%- endmacro %}
+{% macro duckdb__json_parse(expr) -%} cast({{ expr }} as json) {%- endmacro %}
+{% macro postgres__json_parse(expr) -%} cast({{ expr }} as jsonb) {%- endmacro %}
+{% macro snowflake__json_parse(expr) -%} parse_json({{ expr }}) {%- endmacro %}

@@ -1,5 +1,26 @@
 {#- One row per project: status, owner, customer, dates, tasks, phases, time logged, budget use
-    and days late. -#}
+    and days late; fee, contract and Rocketlane's financial metrics; cost and billable value of
+    the time logged; invoiced, paid, outstanding and written off (with the opt-in invoices); and
+    a column per enabled custom field of projects. -#}
+-- depends_on: {{ ref('stg_rocketlane__custom_field_values') }}, {{ ref('stg_rocketlane__custom_field_users') }}
+{% set own_columns = [
+    'project_id', 'project_name', 'status_value', 'status_label', 'is_completed', 'is_archived',
+    'owner_user_id', 'owner_name', 'owner_email', 'customer_company_id', 'customer_name',
+    'start_date', 'due_date', 'start_date_actual', 'due_date_actual', 'tasks_total', 'tasks_open',
+    'tasks_completed', 'tasks_overdue', 'tasks_archived', 'phases_total', 'phases_completed',
+    'minutes_logged', 'minutes_billable', 'minutes_non_billable', 'hours_logged', 'budgeted_hours',
+    'budget_hours_remaining', 'budget_hours_used_ratio', 'progress_percentage',
+    'percentage_budget_consumed',
+    'percentage_budgeted_hours_consumed', 'currency_code', 'project_fee', 'contract_type',
+    'revenue_recognition_type', 'actual_revenue', 'actual_cost', 'actual_margin',
+    'actual_margin_percent', 'estimated_revenue', 'estimated_cost', 'estimated_margin',
+    'estimated_margin_percent', 'time_cost', 'time_cost_currency', 'time_billable_value',
+    'time_billable_currency', 'minutes_without_cost_rate', 'minutes_billable_without_bill_rate',
+    'invoice_count', 'invoice_currency', 'invoiced_amount', 'paid_amount', 'outstanding_amount',
+    'written_off_amount', 'days_late', 'created_at', 'updated_at',
+] -%}
+{%- set fields = custom_fields('PROJECT', own_columns) -%}
+{%- set invoices = using_source('invoices', 'using_invoices') -%}
 with tasks as (
     select
         project_id,
@@ -23,14 +44,67 @@ phases as (
 ),
 
 logged as (
+    {#- Cost and value where an entry has a rate: hours times the rate; a currency column holds
+        the rates' currency when they all have one, NULL when they mix. -#}
     select
         project_id,
         sum(minutes) as minutes_logged,
         sum(case when is_billable then minutes else 0 end) as minutes_billable,
-        sum(case when is_billable then 0 else minutes end) as minutes_non_billable
+        sum(case when is_billable then 0 else minutes end) as minutes_non_billable,
+        sum(minutes / 60.0 * cost_rate) as time_cost,
+        case when count(distinct cost_rate_currency) = 1 then min(cost_rate_currency) end as time_cost_currency,
+        sum(case when is_billable then minutes / 60.0 * bill_rate end) as time_billable_value,
+        case when count(distinct case when is_billable then bill_rate_currency end) = 1
+            then min(case when is_billable then bill_rate_currency end) end as time_billable_currency,
+        sum(case when cost_rate is null then minutes else 0 end) as minutes_without_cost_rate,
+        sum(case when is_billable and bill_rate is null then minutes else 0 end) as minutes_billable_without_bill_rate
     from {{ ref('stg_rocketlane__time_entries') }}
     group by project_id
 ),
+
+{%- if invoices %}
+
+invoice_shares as (
+    {#- A project's part of an invoice: its lines (amount and tax); the invoice's paid,
+        outstanding and written-off amounts are split in that proportion. Lines that bill no
+        project, and invoices whose status is in var `invoice_statuses_not_billed`, count for
+        none. -#}
+    select
+        l.project_id,
+        i.invoice_id,
+        i.currency_code,
+        sum(l.amount + l.tax_amount) as invoiced_amount,
+        sum(l.amount + l.tax_amount) / nullif(max(i.amount), 0) as share,
+        max(i.amount_paid) as amount_paid,
+        max(i.amount_outstanding) as amount_outstanding,
+        max(i.amount_written_off) as amount_written_off
+    from {{ ref('stg_rocketlane__invoice_lines') }} as l
+    inner join {{ ref('stg_rocketlane__invoices') }} as i on i.invoice_id = l.invoice_id
+    where l.project_id is not null
+      and coalesce(i.invoice_status, '') not in ('{{ var('invoice_statuses_not_billed') | join("', '") }}')
+    group by l.project_id, i.invoice_id, i.currency_code
+),
+
+invoiced as (
+    select
+        project_id,
+        count(*) as invoice_count,
+        case when count(distinct currency_code) = 1 then min(currency_code) end as invoice_currency,
+        sum(invoiced_amount) as invoiced_amount,
+        sum(amount_paid * share) as paid_amount,
+        sum(amount_outstanding * share) as outstanding_amount,
+        sum(amount_written_off * share) as written_off_amount
+    from invoice_shares
+    group by project_id
+),
+{%- endif %}
+
+{%- if fields %}
+
+custom_fields as (
+    {{ custom_field_pivot('PROJECT', fields) | indent(4) }}
+),
+{%- endif %}
 
 projects as (
     select
@@ -65,12 +139,49 @@ select
     coalesce(l.minutes_logged, 0) as minutes_logged,
     coalesce(l.minutes_billable, 0) as minutes_billable,
     coalesce(l.minutes_non_billable, 0) as minutes_non_billable,
+    coalesce(l.minutes_logged, 0) / 60.0 as hours_logged,
     p.budgeted_hours,
+    p.budgeted_hours - coalesce(l.minutes_logged, 0) / 60.0 as budget_hours_remaining,
     case
         when p.budgeted_hours > 0 then coalesce(l.minutes_logged, 0) / 60.0 / p.budgeted_hours
     end as budget_hours_used_ratio,
+    p.progress_percentage,
     p.percentage_budget_consumed,
     p.percentage_budgeted_hours_consumed,
+    p.currency_code,
+    p.project_fee,
+    p.contract_type,
+    p.revenue_recognition_type,
+    p.actual_revenue,
+    p.actual_cost,
+    p.actual_margin,
+    p.actual_margin_percent,
+    p.estimated_revenue,
+    p.estimated_cost,
+    p.estimated_margin,
+    p.estimated_margin_percent,
+    coalesce(l.time_cost, 0) as time_cost,
+    l.time_cost_currency,
+    coalesce(l.time_billable_value, 0) as time_billable_value,
+    l.time_billable_currency,
+    coalesce(l.minutes_without_cost_rate, 0) as minutes_without_cost_rate,
+    coalesce(l.minutes_billable_without_bill_rate, 0) as minutes_billable_without_bill_rate,
+{%- if invoices %}
+    coalesce(i.invoice_count, 0) as invoice_count,
+    i.invoice_currency,
+    coalesce(i.invoiced_amount, 0) as invoiced_amount,
+    coalesce(i.paid_amount, 0) as paid_amount,
+    coalesce(i.outstanding_amount, 0) as outstanding_amount,
+    coalesce(i.written_off_amount, 0) as written_off_amount,
+{%- else %}
+    {#- Invoices not loaded (or var using_invoices false): unknown, not zero. #}
+    cast(null as {{ dbt.type_bigint() }}) as invoice_count,
+    cast(null as {{ dbt.type_string() }}) as invoice_currency,
+    cast(null as {{ dbt.type_numeric() }}) as invoiced_amount,
+    cast(null as {{ dbt.type_numeric() }}) as paid_amount,
+    cast(null as {{ dbt.type_numeric() }}) as outstanding_amount,
+    cast(null as {{ dbt.type_numeric() }}) as written_off_amount,
+{%- endif %}
     case
         when p.due_date is null then null
         when p.is_completed
@@ -78,8 +189,14 @@ select
         else greatest({{ days_between('p.due_date', as_of_date()) }}, 0)
     end as days_late,
     p.created_at,
-    p.updated_at
+    p.updated_at{{ custom_field_columns(fields, 'cf') }}
 from projects as p
 left join tasks as t on t.project_id = p.project_id
 left join phases as ph on ph.project_id = p.project_id
 left join logged as l on l.project_id = p.project_id
+{%- if invoices %}
+left join invoiced as i on i.project_id = p.project_id
+{%- endif %}
+{%- if fields %}
+left join custom_fields as cf on cf.object_id = p.project_id
+{%- endif %}

@@ -1,4 +1,15 @@
-{#- One row per task, with its project and phase names, status, assignees, age and time logged. -#}
+{#- One row per task, with its project and phase names, status, assignees, age and time logged,
+    and a column per enabled custom field of tasks. -#}
+-- depends_on: {{ ref('stg_rocketlane__custom_field_values') }}, {{ ref('stg_rocketlane__custom_field_users') }}
+{% set own_columns = [
+    'task_id', 'task_name', 'task_type', 'project_id', 'project_name', 'phase_id', 'phase_name',
+    'parent_task_id', 'status_value', 'status_label', 'is_completed', 'priority_label',
+    'start_date', 'due_date', 'start_date_actual', 'due_date_actual', 'effort_in_minutes',
+    'progress', 'is_archived', 'is_at_risk', 'is_billable', 'assignee_count', 'assignee_names',
+    'days_open', 'is_overdue', 'days_overdue', 'minutes_logged', 'minutes_billable', 'created_at',
+    'updated_at',
+] -%}
+{%- set fields = custom_fields('TASK', own_columns) -%}
 with tasks as (
     select * from {{ ref('stg_rocketlane__tasks') }}
 ),
@@ -21,6 +32,13 @@ logged as (
     where task_id is not null
     group by task_id
 ),
+
+{%- if fields %}
+
+custom_fields as (
+    {{ custom_field_pivot('TASK', fields) | indent(4) }}
+),
+{%- endif %}
 
 flagged as (
     select
@@ -64,9 +82,12 @@ select
     coalesce(l.minutes_logged, 0) as minutes_logged,
     coalesce(l.minutes_billable, 0) as minutes_billable,
     t.created_at,
-    t.updated_at
+    t.updated_at{{ custom_field_columns(fields, 'cf') }}
 from flagged as t
 left join {{ ref('stg_rocketlane__projects') }} as p on p.project_id = t.project_id
 left join {{ ref('stg_rocketlane__phases') }} as ph on ph.phase_id = t.phase_id
 left join assignees as a on a.task_id = t.task_id
 left join logged as l on l.task_id = t.task_id
+{%- if fields %}
+left join custom_fields as cf on cf.object_id = t.task_id
+{%- endif %}

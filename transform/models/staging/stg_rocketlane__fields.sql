@@ -1,12 +1,12 @@
+{#- Custom field definitions; none when the `fields` table was not loaded (e.g. '!fields.*'). -#}
 {%- set src = source('rocketlane', 'fields') -%}
-select
-    cast({{ col('id') }} as {{ dbt.type_bigint() }}) as field_id,
-    {{ col('fieldLabel') }} as field_label,
-    {{ col('fieldType') }} as field_type,
-    {{ col('objectType') }} as object_type,
-    {{ col('enabled') }} as is_enabled,
-    {{ col('private') }} as is_private,
-    cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
-    cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at
-from {{ src }}
-where {{ not_soft_deleted(src) }}
+{{ staged_select(src, source_exists('fields'), [
+    ('field_id', col('id'), dbt.type_bigint()),
+    ('field_label', col('fieldLabel'), dbt.type_string()),
+    ('field_type', col('fieldType'), dbt.type_string()),
+    ('object_type', col('objectType'), dbt.type_string()),
+    ('is_enabled', col('enabled'), dbt.type_boolean()),
+    ('is_private', col('private'), dbt.type_boolean()),
+    ('created_at', col('createdAt'), dbt.type_timestamp()),
+    ('updated_at', col('updatedAt'), dbt.type_timestamp()),
+]) }}

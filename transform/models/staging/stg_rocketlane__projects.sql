@@ -15,10 +15,24 @@ select
     {{ to_date(col('dueDateActual')) }} as due_date_actual,
     {{ col('archived') }} as is_archived,
     {{ col('visibility') }} as visibility,
-    cast({{ col('budgetedHours') }} as {{ dbt.type_float() }}) as budgeted_hours,
-    cast({{ col('percentageBudgetConsumed') }} as {{ dbt.type_float() }}) as percentage_budget_consumed,
-    cast({{ col('percentageBudgetedHoursConsumed') }} as {{ dbt.type_float() }}) as percentage_budgeted_hours_consumed,
+    cast({{ col('budgetedHours') }} as {{ type_double() }}) as budgeted_hours,
+    cast({{ col('percentageBudgetConsumed') }} as {{ type_double() }}) as percentage_budget_consumed,
+    cast({{ col('percentageBudgetedHoursConsumed') }} as {{ type_double() }}) as percentage_budgeted_hours_consumed,
     {{ col('progressPercentage') }} as progress_percentage,
+    {{ json_text(col('currency'), 'currencyCode') }} as currency_code,
+    cast({{ col('projectFee') }} as {{ dbt.type_numeric() }}) as project_fee,
+    {{ json_text(col('financials'), 'contractType') }} as contract_type,
+    {{ json_text(col('financials'), 'revenueRecognitionType') }} as revenue_recognition_type,
+    {%- for name, path in [
+        ('actual_revenue', 'actualRevenue'), ('estimated_revenue', 'estimatedRevenue'),
+        ('actual_cost', 'actualCost'), ('estimated_cost', 'estimatedCost'),
+        ('actual_margin', 'actualProfit'), ('estimated_margin', 'estimatedProfit'),
+        ('actual_margin_percent', 'actualProfitMargin'),
+        ('estimated_margin_percent', 'estimatedProfitMargin'),
+    ] %}
+    cast({{ json_float(col('financials'), 'metrics.' ~ path) }} as {{ dbt.type_numeric() }}) as {{ name }},
+    {%- endfor %}
+    {{ col('currentPhases') }} as current_phases,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
     cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}
 from {{ src }}

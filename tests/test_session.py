@@ -1,0 +1,48 @@
+"""The HTTP session resolves the environment's proxies once per host, and still uses them.
+
+requests reads the whole environment for proxy settings on every request; tap-pm's session
+(tap_pm/session.py) keeps the answer per scheme and host, which must change nothing else.
+"""
+
+from __future__ import annotations
+
+import requests
+from conftest import API_KEY, run_tap, tap_config
+
+from rocketlane_emulator import Emulator, Scale
+from tap_pm import session as session_module
+
+# Nothing listens on the discard port: a request reaches the emulator only through the proxy.
+UNREACHABLE = "http://localhost:9/api/1.0"
+
+
+def test_the_environments_proxy_carries_every_request(tmp_path):
+    with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
+        config = tap_config(emu, base_url=UNREACHABLE, max_retries=0, request_timeout=5)
+        proxy = {"HTTP_PROXY": f"http://127.0.0.1:{emu.port}", "NO_PROXY": ""}
+        run = run_tap(tmp_path, config, env=proxy)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.ids("tasks") == emu.ids("tasks")
+        bypassed = run_tap(tmp_path, config, env={**proxy, "NO_PROXY": "localhost"})
+    assert bypassed.returncode != 0
+    assert "ConnectionError" in bypassed.stderr
+
+
+def test_proxies_are_resolved_once_per_host(monkeypatch):
+    calls = []
+
+    def counting(request, proxies, trust_env):
+        calls.append(request.url)
+        return {}
+
+    monkeypatch.setattr(session_module, "resolve_proxies", counting)
+    with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
+        session = session_module.Session()
+        for path in ("tasks", "users", "tasks?pageSize=1"):
+            request = requests.Request(
+                "GET", f"{emu.base_url}/{path}", headers={"api-key": API_KEY}
+            ).prepare()
+            assert session.send(request, timeout=10).status_code == 200
+        explicit = requests.Request("GET", f"{emu.base_url}/users").prepare()
+        session.send(explicit, timeout=10, proxies={})  # given: nothing to resolve
+    assert len(calls) == 1
