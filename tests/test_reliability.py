@@ -216,11 +216,12 @@ def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
 
 
 def test_soak_under_every_fault_at_once(tmp_path):
-    # The sync takes about 400 requests (pages of 5): two windows of 300 a minute, the
+    # The sync takes about 600 requests (pages of 5): two windows of 450 a minute, the
     # setting to match. Tokens live 2 s, so the listing under way while the second window
-    # waits outlives its token.
+    # waits outlives its token; 450 is more than its longest listing (time entries, about
+    # 330 pages), so the restarted one completes in the second window.
     faults = Faults(
-        rate_limit=(300, 60.0),
+        rate_limit=(450, 60.0),
         error_rate=0.05,
         truncate_rate=0.02,
         token_ttl_s=2.0,
@@ -230,7 +231,7 @@ def test_soak_under_every_fault_at_once(tmp_path):
         started = time.monotonic()
         run = run_tap(
             tmp_path,
-            tap_config(emu, max_requests_per_minute=300, max_retries=6, page_size=5),
+            tap_config(emu, max_requests_per_minute=450, max_retries=6, page_size=5),
             timeout=175,
         )
         assert_complete(run, emu)
