@@ -17,9 +17,9 @@ from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_pm import streams
+from tap_pm.budget import RequestBudget
 from tap_pm.client import (
     DEFAULT_LOOKBACK_MINUTES,
-    RequestBudget,
     TapPMError,
     mask_secret,
     parse_rfc3339,
@@ -341,6 +341,7 @@ class TapPM(Tap):
         return RequestBudget(
             max_per_minute=self.config.get("max_requests_per_minute", 60),
             max_wait_seconds=self.config.get("max_rate_limit_wait_seconds", 1800),
+            error=TapPMError,
         )
 
     #: When a STATE message was last sent (time.monotonic); see the streams' throttle.

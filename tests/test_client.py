@@ -11,15 +11,17 @@ import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_pm.client import (
+from tap_pm.budget import (
     DEFAULT_RATE_LIMIT_WAIT,
     MIN_RATE_LIMIT_WAIT,
+    RateLimitedError,
+    retry_after_seconds,
+)
+from tap_pm.client import (
     PageTokenExpiredError,
     PartitionGoneError,
-    RateLimitedError,
     TapPMError,
     ms_to_rfc3339,
-    retry_after_seconds,
     to_epoch_ms,
 )
 from tap_pm.pagination import PageTokenPaginator, PaginationError
