@@ -253,8 +253,9 @@ class TapPM(Tap):
             default=60,
             title="Max requests per minute",
             description=(
-                "Request budget shared by all streams, paced evenly. Rocketlane allows 60 "
-                "list requests per minute per workspace."
+                "Requests allowed in any minute, shared by all streams: a sync spends them at "
+                "once, then waits for the window. Rocketlane allows 60 list requests per minute "
+                "per workspace; lower it when other integrations share the workspace."
             ),
         ),
         th.Property(
