@@ -1,13 +1,17 @@
 """Benchmark tap-pm against the emulator: request floor, pace under the limit, CPU, memory.
 
 Usage: python bench/bench.py [--rate 20] [--out bench/results/latest.json]
+       python bench/bench.py --real-limit-only [--baseline-python OTHER/venv/bin/python]
 Run from the repository root with the project's venv (`make bench`). Figures are printed as
-ratios so they mean the same on a fast or a slow machine.
+ratios so they mean the same on a fast or a slow machine. `--baseline-python` names the
+interpreter of another install of tap-pm (e.g. of `main`) to measure at the real limit in the
+same runs, before and after a change.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import subprocess
@@ -23,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from rocketlane_emulator import Emulator, Faults, Scale  # noqa: E402
 
 KEY = "bench-key"
-TAP = str(Path(sys.executable).parent / "tap-pm")
 SHIFTED_CLOCK = ROOT / "tests" / "shifted_clock.py"  # runs the tap with its clock ahead
 LIMIT = 60  # Rocketlane's list requests per minute: turns request counts into minutes
 CHILDREN = ("spaces", "phases", "space-documents")
@@ -39,6 +42,21 @@ class Run:
     seconds: float
     max_rss_mb: float
     stdout: Path | None
+
+
+@dataclass(frozen=True)
+class Tap:
+    """One install of tap-pm: its interpreter (a venv's `bin/python`) and `tap-pm` beside it."""
+
+    label: str
+    python: Path
+
+    @property
+    def executable(self) -> str:
+        return str(self.python.parent / "tap-pm")
+
+
+CURRENT = Tap("tap-pm", Path(sys.executable))
 
 
 # Started first, while this process is small (see bench/launch.py).
@@ -63,21 +81,22 @@ def run(command: list[str], stdout: Path | None, stderr: Path | None = None) -> 
     return Run(answer["seconds"], answer["max_rss_mb"], stdout)
 
 
-def tap(
+def tap(  # noqa: PLR0913 - the benchmark's one way to run a tap
     emu: Emulator,
     tmp: Path,
     name: str,
     *,
     state: dict | None = None,
     hours_later: float = 0,
+    install: Tap = CURRENT,
     **config,  # noqa: ANN003
 ) -> Run:
     """Run tap-pm; `hours_later` runs it with its clock that much ahead (a later sync)."""
     settings = {"api_key": KEY, "base_url": emu.base_url, "max_requests_per_minute": 10**6}
     (tmp / f"{name}.json").write_text(json.dumps(settings | config))
-    command = [TAP]
+    command = [install.executable]
     if hours_later:
-        command = [sys.executable, str(SHIFTED_CLOCK), str(hours_later * 3600)]
+        command = [str(install.python), str(SHIFTED_CLOCK), str(hours_later * 3600)]
     command += ["--config", str(tmp / f"{name}.json")]
     if state is not None:
         (tmp / f"{name}-state.json").write_text(json.dumps(state))
@@ -168,6 +187,90 @@ def incremental_costs(emu: Emulator, tmp: Path, name: str, state: dict) -> dict:
     return costs
 
 
+# --------------------------------------------------------------- at the real limit
+WINDOW = 60.0  # seconds: Rocketlane's documented window for its LIMIT list requests
+SMALL_SYNCS = {30: 8, 132: 42}  # requests of a full sync: projects of a small workspace
+
+
+def window_floor(wall: float, arrivals: list[float], per_window: int) -> float:
+    """The fastest a sync of these requests can be under a window of `per_window` requests.
+
+    From a run without a limit (`wall` seconds, requests arriving at `arrivals`): the first
+    ceil(n / per_window) - 1 windows of requests cannot take less than a full window each;
+    the rest (start-up, the last window's transfer, the end) takes what it took.
+    """
+    windows = math.ceil(len(arrivals) / per_window)
+    spent = arrivals[(windows - 1) * per_window] - arrivals[0]
+    return (windows - 1) * WINDOW + wall - spent
+
+
+def at_the_limit(
+    emu: Emulator,
+    tmp: Path,
+    name: str,
+    install: Tap,
+    kind: str,
+    **run_args,  # noqa: ANN003
+) -> dict:
+    """One sync without a limit (for its floor), then the same at 60 a minute, `kind` window."""
+    emu.faults = Faults()
+    emu.reset_log()
+    free = tap(emu, tmp, f"{name}-free", install=install, **run_args)
+    arrivals = [entry.time for entry in emu.request_log]
+    floor_seconds = window_floor(free.seconds, arrivals, LIMIT)
+    emu.faults = Faults(rate_limit=(LIMIT, WINDOW), rate_window=kind)  # a whole allowance
+    emu.reset_log()
+    paced = tap(emu, tmp, name, install=install, max_requests_per_minute=LIMIT, **run_args)
+    log = emu.request_log
+    emu.faults = Faults()
+    return {
+        "requests": len(log),
+        "http_429": sum(entry.status == 429 for entry in log),
+        "seconds": paced.seconds,
+        "floor_seconds": floor_seconds,
+        "ratio": paced.seconds / floor_seconds,
+        "unlimited_seconds": free.seconds,
+    }
+
+
+def real_limit_small(tmp: Path, installs: list[Tap]) -> dict:
+    """Full syncs of 30 and of 132 requests at 60 a minute, both window kinds, every install."""
+    result: dict = {}
+    for requests, projects in SMALL_SYNCS.items():
+        scale = dataclasses.replace(Scale.small(), projects=projects)
+        with Emulator(seed=1, scale=scale, api_key=KEY) as emu:
+            for kind in ("sliding", "fixed"):
+                for install in installs:
+                    name = f"sync{requests}-{kind}-{install.label}"
+                    row = at_the_limit(emu, tmp, name, install, kind)
+                    result.setdefault(f"sync_{requests}", {}).setdefault(kind, {})[
+                        install.label
+                    ] = row
+                    print_limit_row(f"full sync, {requests} requests", kind, install, row)
+    return result
+
+
+def real_limit_incremental(emu: Emulator, tmp: Path, installs: list[Tap], state: dict) -> dict:
+    """The hourly incremental sync of 300 projects (default settings) at 60 a minute."""
+    result: dict = {}
+    for kind in ("sliding", "fixed"):
+        for install in installs:
+            name = f"hourly300-{kind}-{install.label}"
+            row = at_the_limit(emu, tmp, name, install, kind, state=state, hours_later=1)
+            result.setdefault(kind, {})[install.label] = row
+            print_limit_row("hourly incremental, 300 projects", kind, install, row)
+    return result
+
+
+def print_limit_row(what: str, kind: str, install: Tap, row: dict) -> None:
+    print(
+        f"{what:<34}{kind:<9}{install.label:<10}{row['requests']:>5} requests"
+        f"{row['http_429']:>4} x 429 {row['seconds']:>7.1f} s / floor "
+        f"{row['floor_seconds']:>6.1f} s = {row['ratio']:.3f}",
+        flush=True,
+    )
+
+
 def record_count(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.startswith('{"type":"RECORD"'))
 
@@ -181,16 +284,72 @@ def final_state(path: Path) -> dict:
     return state
 
 
-def main() -> None:
+def paced_large(emu: Emulator, tmp: Path, per_minute: int, floor_seconds: float) -> dict:
+    """A full sync under a window of `per_minute` requests a minute, the setting to match."""
+    emu.faults = Faults(rate_limit=(per_minute, WINDOW))
+    emu.reset_log()
+    paced = tap(emu, tmp, "paced", max_requests_per_minute=per_minute, progress_interval_seconds=10)
+    statuses = Counter(entry.status for entry in emu.request_log)
+    emu.faults = Faults()
+    return {
+        "per_minute": per_minute,
+        "seconds": paced.seconds,
+        "floor_seconds": floor_seconds,
+        "ratio": paced.seconds / floor_seconds,
+        "http_429": statuses[429],
+        "requests": sum(statuses.values()),
+        "run": paced,
+    }
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=int, default=20, help="emulated requests per second")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/latest.json")
-    args = parser.parse_args()
-    results: dict = {}
+    parser.add_argument(
+        "--rate", type=int, default=20,
+        help="emulated requests per second for the paced large sync, counted per minute",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--baseline-python", type=Path, default=None, metavar="PYTHON",
+        help="another install's interpreter, measured at the real limit in the same runs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--real-limit-only", action="store_true",
+        help="only the syncs at 60 requests a minute (about 7 min per install)",
+    )  # fmt: skip
+    return parser.parse_args()
+
+
+def real_limit_only(tmp: Path, installs: list[Tap], out: Path | None) -> None:
+    """`--real-limit-only`: the syncs at 60 a minute, the hourly one after a full sync."""
+    results = {"real_limit": real_limit_small(tmp, installs)}
+    with Emulator(seed=1, scale=Scale.large(), api_key=KEY) as emu:
+        full = tap(emu, tmp, "full-for-state")
+        assert full.stdout is not None
+        state = final_state(full.stdout)
+        results["real_limit"]["hourly_300"] = real_limit_incremental(emu, tmp, installs, state)
+    LAUNCHER.communicate()
+    report_real_limit(results["real_limit"])
+    out = out or ROOT / "bench/results/real-limit.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    args = parse_args()
+    installs = [CURRENT]
+    if args.baseline_python:
+        installs.insert(0, Tap("baseline", args.baseline_python))
     tmp = Path(tempfile.mkdtemp(prefix="tap-pm-bench-"))
+    if args.real_limit_only:
+        real_limit_only(tmp, installs, args.out)
+        return
+    results: dict = {}
 
     with Emulator(seed=1, scale=Scale.default(), api_key=KEY) as emu:
         results["rss_small_mb"] = tap(emu, tmp, "small").max_rss_mb
+
+    results["real_limit"] = real_limit_small(tmp, installs)
 
     with Emulator(seed=1, scale=Scale.large(), api_key=KEY) as emu:
         records = sum(len(emu.ids(stream)) for stream in STREAMS)
@@ -202,6 +361,7 @@ def main() -> None:
         emu.reset_log()
         full = tap(emu, tmp, "throughput")
         issued = requests_by_stream(emu)
+        arrivals = [entry.time for entry in emu.request_log]
         results["requests"] = {s: {"issued": issued[s], "floor": floors[s]} for s in STREAMS}
         results["request_ratio"] = sum(issued.values()) / sum(floors.values())
         results["rss_large_mb"] = full.max_rss_mb
@@ -212,22 +372,12 @@ def main() -> None:
         results["raw_records_per_s"] = records / raw.seconds
         results["throughput_ratio"] = results["tap_records_per_s"] / results["raw_records_per_s"]
 
-        # 3. Under the emulated limit, with the setting to match.
-        emu.faults.rate_limit = (args.rate, 1.0)
-        emu.reset_log()
-        paced = tap(
-            emu, tmp, "paced", max_requests_per_minute=args.rate * 60, progress_interval_seconds=10
+        # 3. Under an emulated per-minute window of `rate` * 60 requests, the setting to match.
+        per_minute = args.rate * 60
+        results["paced"] = paced_large(
+            emu, tmp, per_minute, window_floor(full.seconds, arrivals, per_minute)
         )
-        statuses = Counter(entry.status for entry in emu.request_log)
-        floor_seconds = sum(floors.values()) / args.rate
-        results["paced"] = {
-            "seconds": paced.seconds,
-            "floor_seconds": floor_seconds,
-            "ratio": paced.seconds / floor_seconds,
-            "http_429": statuses[429],
-            "requests": sum(statuses.values()),
-        }
-        emu.faults.rate_limit = None
+        paced = results["paced"].pop("run")
 
         # 4. Incremental with nothing changed, every project visited (exact): one request
         # per list, and each project's children in full (to find deletions); time-offs in full.
@@ -238,8 +388,12 @@ def main() -> None:
         expected = {s: floors[s] if s in (*CHILDREN, "time-offs") else 1 for s in STREAMS}
         results["incremental"] = {s: {"issued": again[s], "expected": expected[s]} for s in STREAMS}
 
-        # 5. Incremental cost, bounded: an hourly sync with the default, and the exact mode.
+        # 5. Incremental cost, bounded: an hourly sync with the default, and the exact mode;
+        # the hourly one also at the real limit.
         results["projects_300"] = incremental_costs(emu, tmp, "p300", final_state(paced.stdout))
+        results["real_limit"]["hourly_300"] = real_limit_incremental(
+            emu, tmp, installs, final_state(paced.stdout)
+        )
         results["progress_excerpt"] = [
             line[line.index("Progress") :]
             for line in (tmp / "paced.err").read_text().splitlines()
@@ -257,8 +411,25 @@ def main() -> None:
     LAUNCHER.communicate()
     results["rss_growth"] = results["rss_large_mb"] / results["rss_small_mb"]
     report(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    out = args.out or ROOT / "bench/results/latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+
+
+def report_real_limit(real: dict) -> None:
+    """Requests, 429s and wall time over the window floor, per sync, window kind and install."""
+    print(f"\nAt the real limit ({LIMIT} requests a minute), wall time / window floor:")
+    print(f"  {'sync':<34}{'window':<9}{'install':<10}{'requests':>9}{'429s':>6}{'wall':>9}"
+          f"{'floor':>8}{'ratio':>7}")  # fmt: skip
+    rows = [(f"full sync, {n} requests", real[f"sync_{n}"]) for n in SMALL_SYNCS]
+    rows.append(("hourly incremental, 300 projects", real["hourly_300"]))
+    for what, by_kind in rows:
+        for kind, by_install in by_kind.items():
+            for label, row in by_install.items():
+                print(
+                    f"  {what:<34}{kind:<9}{label:<10}{row['requests']:>9}{row['http_429']:>6}"
+                    f"{row['seconds']:>8.1f}s{row['floor_seconds']:>7.1f}s{row['ratio']:>7.3f}"
+                )
 
 
 def report(r: dict) -> None:
@@ -271,7 +442,7 @@ def report(r: dict) -> None:
     paced = r["paced"]
     print(f"\nrequests / floor (clean full sync)        {r['request_ratio']:.3f}")
     print(
-        f"paced wall / floor time                   {paced['ratio']:.3f}"
+        f"paced wall / window floor ({paced['per_minute']}/min)      {paced['ratio']:.3f}"
         f"  ({paced['seconds']:.1f}s vs {paced['floor_seconds']:.1f}s, {paced['http_429']} x 429)"
     )
     print(
@@ -303,6 +474,7 @@ def report(r: dict) -> None:
         f"peak RSS large / small                    {r['rss_growth']:.2f}"
         f"  ({r['rss_large_mb']:.0f} MB vs {r['rss_small_mb']:.0f} MB)"
     )
+    report_real_limit(r["real_limit"])
 
 
 if __name__ == "__main__":

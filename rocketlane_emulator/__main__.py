@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from .data import Scale
-from .faults import Faults
+from .faults import RATE_WINDOWS, Faults
 from .server import Emulator
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--api-key", default="demo-key")
     parser.add_argument("--rate-limit", type=_rate_limit, default=None, metavar="N/W")
+    parser.add_argument(
+        "--rate-window", choices=RATE_WINDOWS, default="sliding",
+        help="how --rate-limit counts: any W seconds (sliding) or clock windows (fixed)",
+    )  # fmt: skip
     parser.add_argument("--error-rate", type=float, default=0.0, metavar="F")
     parser.add_argument("--truncate-rate", type=float, default=0.0, metavar="F")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S")
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     faults = Faults(
         rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
         error_rate=args.error_rate,
         truncate_rate=args.truncate_rate,
         latency_s=args.latency,

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 RETRY_AFTER_STYLES = ("x-retry-after", "retry-after-seconds", "retry-after-date")
+#: How a rate window counts: "sliding" (any W seconds) or "fixed" (clock windows: W = 60 is
+#: each clock minute, on the emulator's clock). Rocketlane documents a per-minute window, not
+#: which kind it is.
+RATE_WINDOWS = ("sliding", "fixed")
 SERVER_ERRORS = (
     (
         500,
@@ -30,8 +34,12 @@ SERVER_ERRORS = (
 class Faults:
     """Fault switches; fields may be changed at any time while the server runs."""
 
-    # At most N accepted requests per sliding window of W seconds per api key.
+    # At most N accepted requests per window of W seconds per api key.
     rate_limit: tuple[int, float] | None = None
+    # "sliding": in any W seconds; a 429 says to come back when the oldest accepted request
+    # leaves the window. "fixed": in each clock window [k*W, (k+1)*W) of the emulator's clock;
+    # a 429 says to come back when the next one starts.
+    rate_window: str = "sliding"
     # How a 429 says when to come back: "x-retry-after" (Rocketlane: epoch ms),
     # "retry-after-seconds" (Retry-After: <int>) or "retry-after-date" (Retry-After: HTTP-date).
     retry_after_style: str = "x-retry-after"
@@ -53,6 +61,13 @@ class FaultState:
         self._lock = threading.Lock()
         self._rng = Random(seed)
         self._windows: dict[str, deque[float]] = {}
+        self._fixed: dict[str, tuple[int, int]] = {}  # api key -> (clock window, accepted)
+
+    def reset_windows(self) -> None:
+        """Forget every accepted request: each api key starts with its whole allowance."""
+        with self._lock:
+            self._windows.clear()
+            self._fixed.clear()
 
     def reseed(self, seed: int) -> None:
         with self._lock:
@@ -73,13 +88,27 @@ class FaultState:
         with self._lock:
             return self._rng.randrange(1, max(2, length))
 
-    def admit(self, api_key: str, limit: tuple[int, float] | None) -> float | None:
+    def admit(
+        self, api_key: str, limit: tuple[int, float] | None, kind: str = "sliding"
+    ) -> float | None:
         """Record a request; return None if accepted, else the epoch time it would be."""
         if limit is None:
             return None
+        if kind not in RATE_WINDOWS:
+            message = f"unknown rate window {kind!r}; expected one of {', '.join(RATE_WINDOWS)}"
+            raise ValueError(message)
         max_requests, window = limit
         now = self._clock()
         with self._lock:
+            if kind == "fixed":
+                index = math.floor(now / window)
+                current, accepted_in = self._fixed.get(api_key, (index, 0))
+                if current != index:
+                    accepted_in = 0
+                if accepted_in < max_requests:
+                    self._fixed[api_key] = (index, accepted_in + 1)
+                    return None
+                return (index + 1) * window
             accepted = self._windows.setdefault(api_key, deque())
             while accepted and accepted[0] <= now - window:
                 accepted.popleft()

@@ -186,8 +186,10 @@ class Emulator:
 
     @faults.setter
     def faults(self, value: Faults) -> None:
+        """New faults, with fresh rate windows: every key has its whole allowance again."""
         self._faults = value
         self._fault_state.reseed(value.fault_seed)
+        self._fault_state.reset_windows()
 
     # -------------------------------------------------------------- test hooks
     def truth(self, resource: str) -> list[Record]:
@@ -287,7 +289,7 @@ class Emulator:
         key = headers.get("api-key")
         if key != self.api_key:
             raise _UNAUTHORIZED
-        retry_at = self._fault_state.admit(key, faults.rate_limit)
+        retry_at = self._fault_state.admit(key, faults.rate_limit, faults.rate_window)
         if retry_at is not None:
             rate_headers = retry_after_headers(faults.retry_after_style, retry_at, self.now())
             return Response(429, _json(_RATE_LIMITED.body()), rate_headers), "rate_limit"

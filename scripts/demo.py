@@ -3,11 +3,15 @@
 Without `TAP_PM_API_KEY` it starts the bundled emulator, loads its workspace into
 `output/emulator.duckdb` from scratch and compares every table with the emulator's records
 (exit 1 if they differ). With `TAP_PM_API_KEY` set (and optionally `TAP_PM_BASE_URL`) it loads
-your real workspace into `output/warehouse.duckdb`, incrementally from Meltano's state. Either
-way the same `meltano run` then builds the dbt models of transform/ (`dbt-duckdb:build`), and
-the demo prints three answers: the running projects by budget burn with their margin, this
-week's utilisation, and who is over-allocated in the next four weeks. The emulator's workspace
-has its own "today" (rocketlane_emulator.data.TODAY); your workspace's is the current date.
+your real workspace into `output/warehouse.duckdb`, incrementally from Meltano's state; a
+warehouse that is new (deleted to start over) or lacks a table is loaded in full, and the state
+that sync leaves serves the next incremental one. Either way the same `meltano run` then builds
+the dbt models of transform/ (`dbt-duckdb:build`), and the demo prints three answers: the
+running projects by budget burn with their margin, this week's utilisation, and who is
+over-allocated in the next four weeks. The emulator's workspace has its own "today"
+(rocketlane_emulator.data.TODAY); your workspace's is the current date. When a step fails, the
+demo prints that step's own error (the dbt tests that failed, the loader's or the tap's
+message); Meltano's whole log is in `output/meltano.log`.
 
 `make demo` installs what this needs: the project venv and Meltano in `.tools/meltano`; Meltano
 installs tap-pm, target-duckdb and dbt-duckdb into `.meltano/` on first use.
@@ -17,9 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections import defaultdict, deque
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,14 +66,89 @@ def table(stream: str) -> str:
     return stream.replace("-", "_")
 
 
+LOG = OUTPUT / "meltano.log"
+LEVELS = ("debug", "info", "warning", "error", "critical")
+BLOCKS = ("tap-pm", "target-duckdb", "dbt-duckdb:build")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DBT_TIME = re.compile(r"^\d\d:\d\d:\d\d( {2}|$)")  # dbt's own time stamp on each line
+
+
 def meltano_run(env: dict[str, str], *options: str, log_level: str = "warning") -> float:
-    """`meltano run tap-pm target-duckdb dbt-duckdb:build` in this project; seconds it took."""
+    """`meltano run tap-pm target-duckdb dbt-duckdb:build` in this project; seconds it took.
+
+    Meltano logs JSON (all of it to `output/meltano.log`); events at `log_level` or above are
+    shown as they come. If a step fails, the demo exits with that step's own error.
+    """
     started = time.monotonic()
-    blocks = ["tap-pm", "target-duckdb", "dbt-duckdb:build"]
-    command = [str(MELTANO), f"--log-level={log_level}", "run", *options, *blocks]
-    if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode:
-        sys.exit("meltano run failed; see the messages above")
+    command = [str(MELTANO), "--log-level=info", "--log-format=json", "run", *options, *BLOCKS]
+    shown = LEVELS[LEVELS.index(log_level) :]
+    output: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=400))  # plugin -> lines
+    failed: list[dict] = []
+    with (
+        LOG.open("w") as log,
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as proc,
+    ):
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            log.write(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                print(line, end="", file=sys.stderr)  # not Meltano's: e.g. an installer's
+                continue
+            text = ANSI.sub("", str(event.get("event", "")))
+            if plugin := event.get("name"):
+                output[plugin].append(text)
+            if text == "Block run completed" and not event.get("success", True):
+                failed.append(event)
+            elif event.get("level") in shown:
+                print(f"{event['level']}: {plugin or 'meltano'}: {text}", file=sys.stderr)
+    if proc.returncode:
+        sys.exit(failure(failed, output))
     return time.monotonic() - started
+
+
+def failure(failed: list[dict], output: dict[str, deque[str]]) -> str:
+    """What went wrong, in the words of the step that failed."""
+    lines = []
+    for block in failed or [{"err": "see the log"}]:
+        err = str(block.get("err") or "")
+        if err.startswith("`dbt"):
+            lines += [f"dbt-duckdb:build failed: {err}", *dbt_errors(output["dbt-duckdb"])]
+            continue
+        steps = [("Extractor", "tap-pm"), ("Loader", "target-duckdb")]
+        for kind, plugin in steps:
+            if kind in err:
+                lines += [f"{plugin} failed: {plugin_error(output[plugin])}"]
+        if not any(kind in err for kind, _ in steps):
+            lines += [f"meltano run failed: {err}"]
+    lines.append(f"(Meltano's whole log: {LOG.relative_to(ROOT)})")
+    return "\n".join(lines)
+
+
+def dbt_errors(lines: deque[str]) -> list[str]:
+    """The summary dbt gives of what failed (tests, models, and why), else its last lines."""
+    text = [DBT_TIME.sub("", line).rstrip() for line in lines]
+    starts = [i for i, line in enumerate(text) if line.startswith("Completed with")]
+    summary = text[starts[-1] :] if starts else text[-15:]
+    return [f"  {line.strip()}" for line in summary if line.strip()]
+
+
+def plugin_error(lines: deque[str]) -> str:
+    """A plugin's own error: a tap's one-line `Error: ...`, else its last line (an exception)."""
+    text = [line.strip() for line in lines if line.strip()]
+    errors = [line for line in text if line.startswith("Error: ")]
+    if errors:
+        return errors[-1].removeprefix("Error: ")
+    return text[-1] if text else "no message; see the log"
+
+
+def missing_tables(path: Path) -> list[str]:
+    """Tables of the default streams that the warehouse lacks (all of them if it is new)."""
+    tables = rows_per_table(path) if path.exists() else {}
+    return [table(stream) for stream in STREAMS if table(stream) not in tables]
 
 
 def rows_per_table(path: Path) -> dict[str, tuple[int, int]]:
@@ -201,7 +282,14 @@ def main() -> None:
         path = OUTPUT / "warehouse.duckdb"
         env["TARGET_DUCKDB_FILEPATH"] = env["DBT_DUCKDB_PATH"] = str(path)
         print(f"Loading your Rocketlane workspace into {path.relative_to(ROOT)} with Meltano")
-        seconds = meltano_run(env)
+        options = []
+        if missing := missing_tables(path):
+            # Meltano's state is the pipeline's, not the warehouse's: an incremental sync would
+            # load only what changed since, into a warehouse that has nothing else.
+            what = "is new" if len(missing) == len(STREAMS) else f"lacks {', '.join(missing)}"
+            print(f"{path.relative_to(ROOT)} {what}: a full sync; the next ones are incremental")
+            options.append("--full-refresh")
+        seconds = meltano_run(env, *options)
         print(f"meltano run tap-pm target-duckdb dbt-duckdb:build: {seconds:.0f} s")
         report(rows_per_table(path), None)
         today = datetime.now(timezone.utc).date().isoformat()

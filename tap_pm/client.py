@@ -1,4 +1,4 @@
-"""The one base stream: URL, auth, query parameters and the request budget (retries.py)."""
+"""The one base stream: URL, auth, query parameters; each request through budget.py, retries.py."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ import re
 import time
 import typing as t
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from importlib import resources
 
 import click
 import requests
-from pyrate_limiter import Duration, Limiter, Rate
 from singer_sdk import StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_pm import __version__
-from tap_pm.clock import ApiClock, seconds_until
+from tap_pm.budget import RateLimitedError, retry_after_seconds
 from tap_pm.conform import ConformedStream, DriftSchemaDirectory
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload, read_carefully
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
@@ -35,13 +33,11 @@ if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
+    from tap_pm.budget import RequestBudget
+    from tap_pm.clock import ApiClock
+
 SCHEMAS = resources.files("tap_pm") / "schemas"
 EPOCH_MS_FIELDS = ("createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt")
-# Our clock and the server's see a request at slightly different instants; pacing
-# windows 2% longer than the API's keeps that jitter from provoking a 429.
-WINDOW_MARGIN = 1.02
-DEFAULT_RATE_LIMIT_WAIT = 60.0
-MIN_RATE_LIMIT_WAIT = 0.1  # a 429 whose resume time has passed must not become a hot loop
 MAX_TOKEN_RESTARTS = 5
 DEFAULT_LOOKBACK_MINUTES = 5
 MIN_REALISTIC_KEY_LENGTH = 8
@@ -66,15 +62,6 @@ def mask_secret(text: str, secret: str) -> str:
 
 class TapPMError(click.ClickException):
     """A failure the user can act on, reported as one line without a traceback."""
-
-
-class RateLimitedError(Exception):
-    """HTTP 429: wait `wait_seconds`, then send the same request again."""
-
-    def __init__(self, wait_seconds: float) -> None:
-        """Remember how long the API asked us to wait."""
-        super().__init__(f"rate limited for {wait_seconds:.1f}s")
-        self.wait_seconds = wait_seconds
 
 
 class PageTokenExpiredError(Exception):
@@ -121,61 +108,6 @@ def to_epoch_ms(value: datetime) -> int:
         value = value.replace(tzinfo=timezone.utc)
     delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def retry_after_seconds(response: requests.Response) -> float:
-    """Seconds to wait after a 429, from `X-Retry-After` (epoch ms) or `Retry-After`.
-
-    Resume times are on the API's clock, so they are measured from the response's `Date`.
-    """
-    if value := response.headers.get("X-Retry-After"):
-        try:
-            return max(MIN_RATE_LIMIT_WAIT, seconds_until(response, int(value) / 1000))
-        except ValueError:
-            pass
-    if value := response.headers.get("Retry-After"):
-        if value.strip().isdigit():
-            return max(MIN_RATE_LIMIT_WAIT, float(value))
-        try:
-            resume_at = parsedate_to_datetime(value).timestamp()
-            return max(MIN_RATE_LIMIT_WAIT, seconds_until(response, resume_at))
-        except (TypeError, ValueError):
-            pass
-    return DEFAULT_RATE_LIMIT_WAIT
-
-
-class RequestBudget:
-    """The workspace's request allowance, shared by every stream of one tap run."""
-
-    def __init__(self, *, max_per_minute: int, max_wait_seconds: float) -> None:
-        """Pace requests evenly: per second and per minute, both with a margin."""
-        per_second = math.ceil(max_per_minute / 60)
-        self._limiter = Limiter(
-            [
-                Rate(per_second, int(Duration.SECOND * WINDOW_MARGIN)),
-                Rate(max_per_minute, int(Duration.MINUTE * WINDOW_MARGIN)),
-            ],
-            buffer_ms=0,
-        )
-        self.max_wait_seconds = max_wait_seconds
-        self.waited_seconds = 0.0
-
-    def acquire(self) -> None:
-        """Block until one more request fits in the budget."""
-        self._limiter.try_acquire("rocketlane")
-
-    def wait_out(self, seconds: float, what: str) -> None:
-        """Sleep through a 429, unless that would exceed the total allowed wait."""
-        if self.waited_seconds + seconds > self.max_wait_seconds:
-            msg = (
-                f"{what}: still rate limited (HTTP 429) after waiting "
-                f"{self.waited_seconds:.0f}s in total; the API asks for {seconds:.0f}s "
-                "more. Raise max_rate_limit_wait_seconds or lower max_requests_per_minute "
-                "(another client may share the workspace's limit)."
-            )
-            raise TapPMError(msg)
-        self.waited_seconds += seconds
-        time.sleep(seconds)
 
 
 class RocketlaneStream(ConformedStream, VersionedStream):
@@ -427,7 +359,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                     self.name,
                     exc.wait_seconds,
                 )
-                self.budget.wait_out(exc.wait_seconds, self.name)
+                self.budget.rate_limited(exc.wait_seconds, self.name)
 
     def request_decorator(self, func: Callable) -> Callable:
         """Retry errors as retries.py says; when retries run out, say what failed."""

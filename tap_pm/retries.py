@@ -11,7 +11,7 @@ budget like any request):
 - the last one waits until f * (2^n - 1) seconds have passed since the first failure, which
   is how long the former schedule (f, 2f, 4f, ...) kept retrying: 7 s by default.
 
-429s are not retries: the client waits as the API asks (client.py, RequestBudget).
+429s are not retries: the client waits as the API asks (budget.py).
 """
 
 from __future__ import annotations

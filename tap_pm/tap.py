@@ -17,9 +17,9 @@ from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_pm import streams
+from tap_pm.budget import RequestBudget
 from tap_pm.client import (
     DEFAULT_LOOKBACK_MINUTES,
-    RequestBudget,
     TapPMError,
     mask_secret,
     parse_rfc3339,
@@ -253,8 +253,9 @@ class TapPM(Tap):
             default=60,
             title="Max requests per minute",
             description=(
-                "Request budget shared by all streams, paced evenly. Rocketlane allows 60 "
-                "list requests per minute per workspace."
+                "Requests allowed in any minute, shared by all streams: a sync spends them at "
+                "once, then waits for the window. Rocketlane allows 60 list requests per minute "
+                "per workspace; lower it when other integrations share the workspace."
             ),
         ),
         th.Property(
@@ -341,6 +342,7 @@ class TapPM(Tap):
         return RequestBudget(
             max_per_minute=self.config.get("max_requests_per_minute", 60),
             max_wait_seconds=self.config.get("max_rate_limit_wait_seconds", 1800),
+            error=TapPMError,
         )
 
     #: When a STATE message was last sent (time.monotonic); see the streams' throttle.

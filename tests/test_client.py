@@ -12,13 +12,12 @@ import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_pm.budget import RateLimitedError, retry_after_seconds
 from tap_pm.client import (
     PageTokenExpiredError,
     PartitionGoneError,
-    RateLimitedError,
     TapPMError,
     ms_to_rfc3339,
-    retry_after_seconds,
     to_epoch_ms,
 )
 from tap_pm.pagination import PageTokenPaginator, PaginationError

@@ -133,8 +133,9 @@ def test_bookmarks_never_pass_the_api_clock_at_the_stream_start(emulator, tmp_pa
 @pytest.mark.parametrize("offset", [FIVE_MINUTES, -FIVE_MINUTES], ids=["ahead", "behind"])
 def test_a_429_waits_by_the_api_clock(emulator, tmp_path, offset):
     # X-Retry-After is on Rocketlane's clock: measured on a clock 5 minutes slow, every wait
-    # would last 5 minutes more (and on a fast one, not at all).
-    emulator.faults.rate_limit = (2, 1.0)
+    # would last 5 minutes more (and on a fast one, not at all). The last of the 5 pages of
+    # users is refused until the first leaves a 3-second window.
+    emulator.faults.rate_limit = (4, 3.0)
     config = tap_config(emulator, page_size=5, max_retries=0, max_rate_limit_wait_seconds=60)
     catalog = select(discover(tmp_path, config), ("users",))
     emulator.reset_log()

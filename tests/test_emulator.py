@@ -18,6 +18,7 @@ import requests
 
 from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
 from rocketlane_emulator.data import END_MS, START_MS
+from rocketlane_emulator.faults import FaultState
 from rocketlane_emulator.workspace import generate
 
 if TYPE_CHECKING:
@@ -384,6 +385,56 @@ def test_rate_limit(fresh, http) -> None:
     assert get(http, fresh, "users").status_code == 200
 
 
+class FakeClock:
+    """The emulator's clock, moved by hand (epoch seconds)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sliding_window_frees_one_slot_per_request_that_leaves_it() -> None:
+    clock = FakeClock(1_000_010.0)
+    state = FaultState(0, clock)
+    for _ in range(3):  # at 10, 20 and 30 s past the minute
+        assert state.admit(KEY, (3, 60.0), "sliding") is None
+        clock.now += 10
+    assert state.admit(KEY, (3, 60.0), "sliding") == 1_000_070.0  # the first one's expiry
+    clock.now = 1_000_070.0
+    assert state.admit(KEY, (3, 60.0), "sliding") is None
+    assert state.admit(KEY, (3, 60.0), "sliding") == 1_000_080.0  # one slot, not three
+
+
+def test_fixed_window_returns_the_whole_allowance_at_the_next_clock_minute() -> None:
+    minute = 16_667 * 60.0
+    clock = FakeClock(minute + 50)
+    state = FaultState(0, clock)
+    for _ in range(3):  # the end of one clock minute
+        assert state.admit(KEY, (3, 60.0), "fixed") is None
+    assert state.admit(KEY, (3, 60.0), "fixed") == minute + 60
+    clock.now = minute + 60  # the next: a full allowance at once, 10 s after the first three
+    assert [state.admit(KEY, (3, 60.0), "fixed") for _ in range(4)] == [None] * 3 + [minute + 120]
+    clock.now = minute + 200
+    assert state.admit(KEY, (3, 60.0), "fixed") is None
+    with pytest.raises(ValueError, match="rate window"):
+        state.admit(KEY, (3, 60.0), "hourly")
+
+
+def test_fixed_window_429_names_the_next_clock_minute(fresh, http) -> None:
+    fresh.faults = Faults(rate_limit=(2, 60.0), rate_window="fixed")
+    time.sleep(max(0.0, 2 - (60 - time.time() % 60)))  # not across a minute's end
+    assert [get(http, fresh, "users").status_code for _ in range(3)] == [200, 200, 429]
+    limited = get(http, fresh, "users")
+    assert limited.json() == RATE_LIMITED
+    retry_at_ms = int(limited.headers["X-Retry-After"])
+    assert retry_at_ms % 60_000 == 0
+    assert time.time() * 1000 < retry_at_ms <= (time.time() + 60) * 1000
+    fresh.faults = Faults(rate_limit=(2, 60.0), rate_window="fixed")  # new faults, new windows
+    assert get(http, fresh, "users").status_code == 200
+
+
 def test_error_rate(fresh, http) -> None:
     fresh.faults.error_rate = 1.0
     for _ in range(8):
@@ -518,7 +569,7 @@ def test_cli_prints_url_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cmd = [sys.executable, "-m", "rocketlane_emulator", "--port", "0", "--size", "small"]
     proc = subprocess.Popen(
-        [*cmd, "--api-key", "cli-key", "--rate-limit", "100/60"],
+        [*cmd, "--api-key", "cli-key", "--rate-limit", "100/60", "--rate-window", "fixed"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -369,7 +369,10 @@ def as_sent(records: list[dict]) -> Counter:
 
 def test_faults_and_rate_limits_lose_nothing(emulator, tmp_path):
     clean = sync_opt_in(tmp_path, emulator)
-    emulator.faults = Faults(rate_limit=(10, 1.0), error_rate=0.1, truncate_rate=0.05, fault_seed=4)
+    # About 60 requests against a window of 40 a minute: one 429, then the rest a minute later.
+    emulator.faults = Faults(
+        rate_limit=(40, 60.0), error_rate=0.1, truncate_rate=0.05, fault_seed=4
+    )
     emulator.reset_log()
     run = sync_opt_in(tmp_path, emulator, max_retries=8)
     for stream in OPT_IN:
