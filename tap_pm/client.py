@@ -510,8 +510,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         row: dict[str, t.Any],
         context: Context | None = None,
     ) -> dict[str, t.Any] | None:
-        """The record in the tap's shape (`shape_record`), then fitted to its schema."""
-        return self.conform(self.shape_record(row, context))
+        """The record in the tap's shape (`shape_record`), fitted to its schema, marked live.
+
+        Marked here: `_generate_record_messages` is conform.py's, which replaces the SDK's.
+        """
+        return self.mark_live(self.conform(self.shape_record(row, context)))
 
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """Copy the natural id to `id`; epoch-ms timestamps become RFC 3339 strings.

@@ -38,10 +38,9 @@ from functools import cached_property
 from singer_sdk.streams import RESTStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
 
     from singer_sdk.helpers.types import Context
-    from singer_sdk.singerlib import RecordMessage
 
 #: State keys: the version a table was last activated at, the version of a project's last
 #: complete listing (in child partitions), and how many records that listing had.
@@ -236,11 +235,11 @@ class VersionedStream(RESTStream["str | None"]):
     def _marks_deletions(self) -> bool:
         return DELETED_AT in self.schema.get("properties", {})
 
-    def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
+    def mark_live(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         """Every record of a table that gets tombstones says whether it is one (null: live)."""
         if self._marks_deletions:
             record.setdefault(DELETED_AT, None)
-        yield from super()._generate_record_messages(record)
+        return record
 
     def found_deleted(self, ids: Iterable[t.Any], context: Mapping[str, t.Any]) -> None:
         """Rows gone from Rocketlane: their tombstones wait in the state until the sync ends."""
