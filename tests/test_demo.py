@@ -12,19 +12,25 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from conftest import API_KEY, STREAMS, assert_no_secret
-from test_meltano import MELTANO, TOOLS_PYTHON, Meltano, clean_env, copy_project, read_duckdb
+from test_meltano import (
+    MELTANO,
+    TOOLS_PYTHON,
+    Meltano,
+    clean_env,
+    copy_demo_project,
+    read_duckdb,
+)
 
 from rocketlane_emulator import Emulator, Scale
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
 JOB = "dev:tap-pm-to-target-duckdb"  # the demo's pipeline: Meltano keeps its state under this
 FULL_SYNC = "is new: a full sync"
 
@@ -33,11 +39,7 @@ FULL_SYNC = "is new: a full sync"
 def project(tmp_path_factory) -> Meltano:
     """A copy of the project with what the demo needs, its plugins installed."""
     assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
-    root = copy_project(tmp_path_factory.mktemp("demo") / "tap-pm")
-    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
-    for name in ("scripts", "rocketlane_emulator", "transform"):
-        shutil.copytree(ROOT / name, root / name, ignore=ignore)
-    (root / ".tools").symlink_to((ROOT / ".tools").resolve())
+    root = copy_demo_project(tmp_path_factory.mktemp("demo") / "tap-pm")
     env = {k: v for k, v in clean_env().items() if not k.startswith("DBT_")}
     meltano = Meltano(root, env)
     meltano("install", "tap-pm", "target-duckdb", "dbt-duckdb")

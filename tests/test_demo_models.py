@@ -8,32 +8,27 @@ workspace"), a second run syncs incrementally into the same warehouse and adds t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import marts_expected as expected
 import pytest
 from conftest import API_KEY
-from test_meltano import MELTANO, clean_env, copy_project, read_duckdb
+from test_meltano import MELTANO, clean_env, copy_demo_project, read_duckdb
 
 from rocketlane_emulator import Emulator, Scale
 from rocketlane_emulator.data import TODAY
 
-ROOT = Path(__file__).parents[1]
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     """The project's files a clone has, with this checkout's tools (.tools: Meltano)."""
     assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
-    root = copy_project(tmp_path_factory.mktemp("demo") / "tap-pm")
-    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
-    for name in ("scripts", "transform", "rocketlane_emulator"):
-        shutil.copytree(ROOT / name, root / name, ignore=ignore)
-    (root / ".tools").symlink_to((ROOT / ".tools").resolve())
-    return root
+    return copy_demo_project(tmp_path_factory.mktemp("demo") / "tap-pm")
 
 
 def demo(clone: Path, **env: str) -> str:

@@ -116,6 +116,17 @@ def copy_project(root: Path) -> Path:
     return root
 
 
+def copy_demo_project(root: Path) -> Path:
+    """What a clone has for `make demo` (the project, the demo, the emulator, the models),
+    copied to `root`, with this checkout's tools (.tools: Meltano)."""
+    copy_project(root)
+    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
+    for name in ("scripts", "rocketlane_emulator", "transform"):
+        shutil.copytree(ROOT / name, root / name, ignore=ignore)
+    (root / ".tools").symlink_to((ROOT / ".tools").resolve())
+    return root
+
+
 @pytest.fixture(scope="session")
 def meltano(tmp_path_factory) -> Meltano:
     """A copy of the project with the plugins the tests use installed (once per session)."""
