@@ -456,6 +456,20 @@ def test_the_log_names_nested_fields_and_formats(caplog):
     ]
 
 
+def test_the_log_names_every_type_a_field_may_hold(caplog):
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "v": {"type": ["integer", "boolean", "null"]}},
+    }
+    conformer = Conformer("tasks", schema)
+    assert conformer({"id": 1, "v": "many"}) == {"id": 1, "v": None, DRIFT: {"v": "many"}}
+    with caplog.at_level(logging.INFO):
+        conformer.report(logging.getLogger("tap-pm"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "tasks: 1 value of v did not fit integer or boolean and was kept in _drift (e.g. id 1)",
+    ]
+
+
 def test_a_catalog_that_leaves_out_fields_in_process(capfd):
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
         config = tap_config(emu)
