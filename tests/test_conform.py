@@ -224,6 +224,9 @@ def test_an_unknown_property_goes_to_drift_under_its_name():
     assert "gone" not in record  # a null has nothing to keep
     assert record[DRIFT] == {"timeZone": "Europe/Paris", "badges": [1, 2]}
     assert_valid("users", record)
+    # A name a path cannot tell apart is quoted (docs/values.md), at the top level too.
+    record = conform("users", **{"time.zone": "UTC", "": 1})
+    assert record[DRIFT] == {'["time.zone"]': "UTC", '[""]': 1}
 
 
 def test_a_record_that_fits_is_left_as_it_is():
