@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 import typing as t
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from importlib import resources
 
-import click
 import requests
 from singer_sdk import StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
@@ -20,11 +18,12 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_pm import __version__
 from tap_pm.budget import RateLimitedError, retry_after_seconds
 from tap_pm.conform import ConformedStream, DriftSchemaDirectory
+from tap_pm.errors import TapPMError, mask
 from tap_pm.pagination import PageTokenPaginator, PaginationError, json_payload, read_carefully
 from tap_pm.progress import LAST_REQUESTS, SyncProgress
 from tap_pm.retries import DEFAULT_MAX_RETRIES, describe_failure, with_retries
 from tap_pm.safe_json import needs_scrub
-from tap_pm.session import Session
+from tap_pm.session import Session, UnsafeAnswerError
 from tap_pm.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -40,28 +39,13 @@ SCHEMAS = resources.files("tap_pm") / "schemas"
 EPOCH_MS_FIELDS = ("createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt")
 MAX_TOKEN_RESTARTS = 5
 DEFAULT_LOOKBACK_MINUTES = 5
-MIN_REALISTIC_KEY_LENGTH = 8
 STATE_INTERVAL_SECONDS = 30
+#: Seconds for a whole exchange: a page of Rocketlane's takes under two.
+DEFAULT_REQUEST_TIMEOUT = 60
+#: Megabytes of one body, decompressed: a page of 100 records is well under one.
+DEFAULT_MAX_RESPONSE_MB = 64
 #: Child partition state: when the parent's children were last read (epoch s, tap clock).
 VISITED_AT = "visited_at"
-
-
-def mask_secret(text: str, secret: str) -> str:
-    """Hide the secret in `text`.
-
-    A realistic key is hidden wherever it occurs. A very short one (a typo, a placeholder)
-    could be part of any word, so only whole occurrences are hidden: with a key of `x`,
-    `http://example.com` stays readable.
-    """
-    if not secret:
-        return text
-    if len(secret) >= MIN_REALISTIC_KEY_LENGTH:
-        return text.replace(secret, "***")
-    return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
-
-
-class TapPMError(click.ClickException):
-    """A failure the user can act on, reported as one line without a traceback."""
 
 
 class PageTokenExpiredError(Exception):
@@ -144,8 +128,17 @@ class RocketlaneStream(ConformedStream, VersionedStream):
 
     @cached_property
     def requests_session(self) -> Session:
-        """A session that resolves the environment's proxies once, not per request."""
-        return Session()
+        """The key only to `base_url`'s origin; each exchange bounded in time and size."""
+        return Session(
+            base_url=self.url_base,
+            max_body_bytes=int(self.config.get("max_response_mb", DEFAULT_MAX_RESPONSE_MB) * 2**20),
+            before_hop=self._before_request,
+        )
+
+    def _before_request(self) -> None:
+        """Every request and every redirect hop takes its place in the budget."""
+        self.budget.acquire()
+        self.progress.request(self.name)
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
@@ -160,7 +153,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     @property
     def timeout(self) -> float:  # type: ignore[override]
         """The `request_timeout` setting."""
-        return float(self.config.get("request_timeout", 120))
+        return float(self.config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT))
 
     @property
     def budget(self) -> RequestBudget:
@@ -334,12 +327,12 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         try:
             errors = json_payload(response).get("errors") or []
             detail = "; ".join(str(error.get("errorMessage")) for error in errors)
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, TypeError):
             pass
+        request_id = mask(response.headers.get("X-Request-Id", "-"), limit=80)
         return (
-            f"HTTP {response.status_code} on {request.method} {request.path_url}, "
-            f"X-Request-Id {response.headers.get('X-Request-Id', '-')}"
-            + (f": {detail}" if detail else "")
+            f"HTTP {response.status_code} on {request.method} {mask(request.path_url)}, "
+            f"X-Request-Id {request_id}" + (f": {mask(detail)}" if detail else "")
         )
 
     def _request(
@@ -349,10 +342,12 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     ) -> requests.Response:
         """Send within the budget; a 429 waits as told and does not count as a retry."""
         while True:
-            self.budget.acquire()
-            self.progress.request(self.name)
+            self._before_request()
             try:
                 return super()._request(prepared_request, context)
+            except UnsafeAnswerError as exc:
+                msg = f"{self.name}: {exc}."
+                raise TapPMError(msg) from None
             except RateLimitedError as exc:
                 self.logger.warning(
                     "%s: rate limited (HTTP 429); waiting %.1fs as the API asks",
@@ -385,9 +380,9 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         for record in records:
             if not isinstance(record, dict):
                 msg = (
-                    f"{self.name}: the API listed {str(record)[:80]!r}, which is not a record "
-                    f"(an object), on {response.request.path_url}. Please report this, with "
-                    "tap-pm's log, to tap-pm's issue tracker."
+                    f"{self.name}: the API listed {mask(repr(record), limit=80)}, which is not a "
+                    f"record (an object), on {mask(response.request.path_url)}. Please report "
+                    "this, with tap-pm's log, to tap-pm's issue tracker."
                 )
                 raise TapPMError(msg)
         if needs_scrub(records, careful=read_carefully(response)):

@@ -20,7 +20,8 @@ import click
 import msgspec
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
-from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError, mask_secret
+from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError
+from tap_pm.errors import mask_secret
 from tap_pm.opt_in import PerValueStream
 from tap_pm.safe_json import KINDS
 

@@ -23,6 +23,8 @@ import backoff
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_pm.errors import mask
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
@@ -113,5 +115,5 @@ def describe_failure(
     """What went wrong with a request, on one line (the key is a header, never shown)."""
     response = getattr(exc, "response", None)
     if isinstance(exc, RetriableAPIError) and response is not None:
-        return f"{exc} — {stream.describe(response)}"
-    return f"{type(exc).__name__} on {request.method} {request.path_url} ({exc})"
+        return f"{mask(exc)} — {stream.describe(response)}"
+    return f"{type(exc).__name__} on {request.method} {mask(request.path_url)} ({mask(exc)})"

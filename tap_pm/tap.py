@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import typing as t
 from datetime import date
 from functools import cached_property
-from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -15,16 +15,25 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from tap_pm import streams
 from tap_pm.budget import RequestBudget
 from tap_pm.client import (
     DEFAULT_LOOKBACK_MINUTES,
+    DEFAULT_MAX_RESPONSE_MB,
+    DEFAULT_REQUEST_TIMEOUT,
     TapPMError,
-    mask_secret,
     parse_rfc3339,
 )
 from tap_pm.clock import ApiClock
+from tap_pm.errors import (
+    mask_secret,
+    one_line_errors,
+    redact_every_log_record,
+    register_secret,
+)
 from tap_pm.live_check import OPTION as CHECK_LIVE_OPTION
 from tap_pm.live_check import check_live as run_live_check
 from tap_pm.opt_in import DEFAULT_ALLOCATIONS_DAYS_AHEAD, DEFAULT_ALLOCATIONS_START
@@ -40,7 +49,9 @@ if t.TYPE_CHECKING:
     from tap_pm.versions import VersionedStream
 
 DEFAULT_BASE_URL = "https://api.rocketlane.com/api/1.0"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: Characters an `api-key` header may carry: visible ASCII (RFC 9110 field values; requests
+#: and http.client refuse control characters, and non-ASCII would be sent as Latin-1).
+KEY_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F))
 
 STREAM_TYPES: list[type[RocketlaneStream]] = [
     streams.ProjectsStream,
@@ -76,6 +87,46 @@ class _DropUnsortedNotice(logging.Filter):
 
 
 logging.getLogger("singer_sdk").addFilter(_DropUnsortedNotice())
+redact_every_log_record()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_problem(base_url: str) -> str | None:
+    r"""What is wrong with `base_url`, read as urllib3 reads it to connect, or None.
+
+    Userinfo and backslashes are refused outright: parsers disagree on where such a URL's
+    host is (`http://a\@b/` is host b to one, a to another), and the key must reach the host
+    this check approved. The text shown never includes a password.
+    """
+    try:
+        parts = parse_url(base_url)
+    except LocationParseError:
+        return "base_url is not a URL"
+    shown = parts._replace(auth="***" if parts.auth else None).url
+    if "\\" in base_url:
+        return f"base_url {shown!r} has a backslash; write the URL without it"
+    if parts.auth or "@" in (parts.netloc or ""):
+        return (
+            f"base_url {shown!r} has a user name or password in it; the API key is the only "
+            "credential it needs"
+        )
+    if parts.scheme not in {"http", "https"} or not parts.host:
+        return f"base_url {shown!r} is not an https:// URL"
+    if parts.scheme == "http" and not is_loopback(parts.host):
+        return (
+            f"base_url {shown!r} is plain http to a remote host; use https:// "
+            "(the API key would travel in clear text)"
+        )
+    return None
 
 
 class TapPM(Tap):
@@ -291,9 +342,22 @@ class TapPM(Tap):
         th.Property(
             "request_timeout",
             th.NumberType(minimum=1),
-            default=120,
+            default=DEFAULT_REQUEST_TIMEOUT,
             title="Request timeout (s)",
-            description="Seconds to wait for a response before retrying the request.",
+            description=(
+                "Seconds for a whole request: connecting, the headers and the whole body. A "
+                "request not answered in full by then is retried like a 5xx."
+            ),
+        ),
+        th.Property(
+            "max_response_mb",
+            th.NumberType(minimum=1),
+            default=DEFAULT_MAX_RESPONSE_MB,
+            title="Max response size (MB)",
+            description=(
+                "Largest body the tap reads, after decompression; a larger one stops the sync "
+                "with an error naming the stream. A page of Rocketlane's is well under 1 MB."
+            ),
         ),
     ).to_dict()
 
@@ -322,19 +386,40 @@ class TapPM(Tap):
                     "(e.g. 2024-01-31)"
                 )
         base_url = self.config.get("base_url") or DEFAULT_BASE_URL
-        parts = urlsplit(base_url)
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            errors.append(
-                f"base_url {base_url!r} is plain http to a remote host; use https:// "
-                "(the API key would travel in clear text)"
-            )
-        elif parts.scheme not in {"http", "https"} or not parts.hostname:
-            errors.append(f"base_url {base_url!r} is not an https:// URL")
+        if isinstance(base_url, str) and (problem := base_url_problem(base_url)):
+            errors.append(problem)
+        errors += self._check_api_key()
         if errors and raise_errors:
             message = mask_secret("; ".join(errors), str(self.config.get("api_key") or ""))
             msg = f"Invalid configuration: {message}. Fix the setting(s) named above."
             raise TapPMError(msg)
         return errors
+
+    def _check_api_key(self) -> list[str]:
+        """Strip whitespace around the key (a pasted file's newline); refuse unsendable ones.
+
+        Stripped rather than refused: `cat key.txt` leaves a newline no key has, and the
+        intent is plain. Whatever else no header may carry is refused, without the key.
+        """
+        key = self.config.get("api_key")
+        if not isinstance(key, str):
+            return []
+        register_secret(key)
+        stripped = key.strip()
+        if stripped != key:
+            register_secret(stripped)
+            self._config["api_key"] = stripped
+            self.logger.warning(
+                "api_key had whitespace around it (a pasted file's newline?); it was stripped"
+            )
+        bad = sorted({f"U+{ord(char):04X}" for char in stripped if char not in KEY_CHARACTERS})
+        if bad:
+            problem = (
+                f"api_key holds characters no HTTP header may carry ({', '.join(bad[:5])}); "
+                "copy the key again from Rocketlane (Settings → API)"
+            )
+            return [problem]
+        return []
 
     @cached_property
     def budget(self) -> RequestBudget:
@@ -430,11 +515,12 @@ class TapPM(Tap):
             super().cb_test(ctx, param, value)
             return
         given = ctx.params.get("config")  # the SDK's parsed --config input, if any
-        tap = cls(
-            config=getattr(given, "config", None),
-            parse_env_config=getattr(given, "parse_env", False),
-        )
-        tap.run_sync_dry_run(dry_run_record_limit=1, streams=[tap.streams["users"]])
+        with one_line_errors(cls.logger):
+            tap = cls(
+                config=getattr(given, "config", None),
+                parse_env_config=getattr(given, "parse_env", False),
+            )
+            tap.run_sync_dry_run(dry_run_record_limit=1, streams=[tap.streams["users"]])
         ctx.exit()
 
     @classmethod
@@ -451,18 +537,22 @@ class TapPM(Tap):
         check_live: bool = False,
         **kwargs: t.Any,  # noqa: ANN401
     ) -> None:
-        """Sync, or with `--check-live` check the selected streams (`--catalog`) instead."""
-        if not check_live or kwargs.get("about"):
-            super().invoke(**kwargs)
-            return
-        given = kwargs.get("config")  # the SDK's parsed --config input, if any
-        catalog = kwargs.get("catalog")
-        tap = cls(
-            config=getattr(given, "config", None),
-            catalog=json.loads(catalog.read()) if catalog else None,
-            parse_env_config=getattr(given, "parse_env", False),
-        )
-        run_live_check(tap)
+        """Sync, or with `--check-live` check the selected streams (`--catalog`) instead.
+
+        Either way a fault is one line (errors.py), never a traceback.
+        """
+        with one_line_errors(cls.logger):
+            if not check_live or kwargs.get("about"):
+                super().invoke(**kwargs)
+                return
+            given = kwargs.get("config")  # the SDK's parsed --config input, if any
+            catalog = kwargs.get("catalog")
+            tap = cls(
+                config=getattr(given, "config", None),
+                catalog=json.loads(catalog.read()) if catalog else None,
+                parse_env_config=getattr(given, "parse_env", False),
+            )
+            run_live_check(tap)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from conftest import (
 
 from rocketlane_emulator import ID_KEYS, RESOURCES
 from tap_pm import clock
-from tap_pm.client import mask_secret
+from tap_pm.errors import mask_secret
 from tap_pm.clock import ApiClock, response_date, seconds_until
 
 FIVE_MINUTES = 300

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import requests
 from conftest import API_KEY, run_tap, tap_config
+from hostile_servers import HostileServer
 
 from rocketlane_emulator import Emulator, Scale
 from tap_pm import session as session_module
@@ -30,12 +31,13 @@ def test_the_environments_proxy_carries_every_request(tmp_path):
 
 def test_proxies_are_resolved_once_per_host(monkeypatch):
     calls = []
+    merge = requests.Session.merge_environment_settings
 
-    def counting(request, proxies, trust_env):
-        calls.append(request.url)
-        return {}
+    def counting(self, url, *args):
+        calls.append(url)
+        return merge(self, url, *args)
 
-    monkeypatch.setattr(session_module, "resolve_proxies", counting)
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counting)
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
         session = session_module.Session()
         for path in ("tasks", "users", "tasks?pageSize=1"):
@@ -43,6 +45,26 @@ def test_proxies_are_resolved_once_per_host(monkeypatch):
                 "GET", f"{emu.base_url}/{path}", headers={"api-key": API_KEY}
             ).prepare()
             assert session.send(request, timeout=10).status_code == 200
-        explicit = requests.Request("GET", f"{emu.base_url}/users").prepare()
-        session.send(explicit, timeout=10, proxies={})  # given: nothing to resolve
     assert len(calls) == 1
+
+
+def test_every_redirect_hop_takes_its_place_in_the_budget():
+    hops = []
+
+    def two_hops(h):
+        step = h.path.count("/again")
+        if step < 2:
+            h.redirect(f"{h.path}/again", 307)
+        else:
+            h.reply(200, {"data": [], "pagination": {"hasMore": False}})
+
+    with HostileServer(behave=two_hops) as server:
+        session = session_module.Session(
+            base_url=server.base_url, before_hop=lambda: hops.append(1)
+        )
+        request = requests.Request("GET", f"{server.base_url}/users").prepare()
+        response = session.send(request, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"data": [], "pagination": {"hasMore": False}}
+    assert len(hops) == 2
+    assert len(server.seen) == 3
