@@ -25,8 +25,8 @@ from conftest import (
 
 from rocketlane_emulator import ID_KEYS, RESOURCES
 from tap_pm import clock
-from tap_pm.errors import mask_secret
 from tap_pm.clock import ApiClock, response_date, seconds_until
+from tap_pm.errors import mask_secret
 
 FIVE_MINUTES = 300
 # An HTTP date (RFC 9110's example) and the same instant in epoch seconds, computed apart.
