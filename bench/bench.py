@@ -2,6 +2,7 @@
 
 Usage: python bench/bench.py [--rate 20] [--out bench/results/latest.json]
        python bench/bench.py --real-limit-only [--baseline-python OTHER/venv/bin/python]
+       python bench/bench.py --throughput-only 3 [--baseline-python OTHER/venv/bin/python]
 Run from the repository root with the project's venv (`make bench`). Figures are printed as
 ratios so they mean the same on a fast or a slow machine. `--baseline-python` names the
 interpreter of another install of tap-pm (e.g. of `main`) to measure at the real limit in the
@@ -317,6 +318,10 @@ def parse_args() -> argparse.Namespace:
         "--real-limit-only", action="store_true",
         help="only the syncs at 60 requests a minute (about 7 min per install)",
     )  # fmt: skip
+    parser.add_argument(
+        "--throughput-only", type=int, default=0, metavar="ROUNDS",
+        help="only full syncs of the large workspace, installs interleaved, ROUNDS times each",
+    )  # fmt: skip
     return parser.parse_args()
 
 
@@ -335,7 +340,31 @@ def real_limit_only(tmp: Path, installs: list[Tap], out: Path | None) -> None:
     out.write_text(json.dumps(results, indent=2))
 
 
-def main() -> None:
+def throughput_only(tmp: Path, installs: list[Tap], rounds: int) -> None:
+    """Full syncs of the large workspace, installs interleaved: records/s and peak RSS."""
+    with Emulator(seed=1, scale=Scale.large(), api_key=KEY) as emu:
+        records = sum(len(emu.ids(stream)) for stream in STREAMS)
+        rows: dict[str, list[Run]] = {install.label: [] for install in installs}
+        raw: list[float] = []
+        for _ in range(rounds):
+            for install in installs:
+                rows[install.label].append(tap(emu, tmp, "throughput", install=install))
+            loop = [sys.executable, str(ROOT / "bench/raw_loop.py"), emu.base_url, KEY]
+            raw.append(run(loop, None).seconds)
+    LAUNCHER.communicate()
+    raw_rate = records / sorted(raw)[len(raw) // 2]
+    print(f"large workspace: {records} records; a bare requests loop: {raw_rate:,.0f} records/s")
+    for label, runs in rows.items():
+        rates = sorted(records / r.seconds for r in runs)
+        rss = max(r.max_rss_mb for r in runs)
+        print(
+            f"{label:>9}: median {rates[len(rates) // 2]:,.0f} records/s "
+            f"(runs {rates[0]:,.0f}-{rates[-1]:,.0f}), ÷ bare loop "
+            f"{rates[len(rates) // 2] / raw_rate:.2f}, peak RSS {rss:.0f} MB"
+        )
+
+
+def main() -> None:  # noqa: PLR0915 - the whole benchmark, in the order it reports
     args = parse_args()
     installs = [CURRENT]
     if args.baseline_python:
@@ -343,6 +372,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tap-pm-bench-"))
     if args.real_limit_only:
         real_limit_only(tmp, installs, args.out)
+        return
+    if args.throughput_only:
+        throughput_only(tmp, installs, args.throughput_only)
         return
     results: dict = {}
 

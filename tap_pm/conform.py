@@ -51,6 +51,7 @@ from singer_sdk import SchemaDirectory, Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 
+from tap_pm.errors import mask
 from tap_pm.safe_json import DRIFT, INT64, KINDS, in_deep_stack, join, scrub, unstorable
 
 if t.TYPE_CHECKING:
@@ -426,8 +427,9 @@ class Conformer:
             if fixed is not _REMOVE:
                 record[name] = fixed
             elif name in self.required:
+                shown = mask(repr(value), limit=80)
                 msg = (
-                    f"{self.stream_name}: a record's {name} is {value!r}, which is not "
+                    f"{self.stream_name}: a record's {name} is {shown}, which is not "
                     f"{node.label}: without it the record has no row to load into. "
                     "Please report this, with tap-pm's log, to tap-pm's issue tracker."
                 )
@@ -442,8 +444,9 @@ class Conformer:
         for (what, pattern, detail), tally in sorted(self.tallies.items()):
             count = tally.count
             values, were = (f"{count} values", "were") if count > 1 else ("1 value", "was")
-            said = f"{self.stream_name}: {values} of {pattern}"
-            example = f"(e.g. id {tally.example})"
+            # The pattern holds property names, the example an id: both the server's text.
+            said = f"{self.stream_name}: {values} of {mask(pattern)}"
+            example = f"(e.g. id {mask(tally.example, limit=80)})"
             if what == "kept":
                 logger.warning(
                     "%s did not fit %s and %s kept in %s %s", said, detail, were, DRIFT, example

@@ -21,7 +21,7 @@ import msgspec
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError
-from tap_pm.errors import mask_secret
+from tap_pm.errors import mask, mask_secret
 from tap_pm.opt_in import PerValueStream
 from tap_pm.safe_json import KINDS
 
@@ -163,7 +163,8 @@ class SchemaProfile:
                 shown = json.dumps(value, ensure_ascii=False)
                 if len(shown) > EXAMPLE_LENGTH:
                     shown = shown[: EXAMPLE_LENGTH - 1] + "…"
-                profile.example = f"id {record.get('id')}: {shown}"
+                shown = f"id {record.get('id')}: {shown}"
+                profile.example = mask(shown, limit=EXAMPLE_LENGTH + 40)
 
     def _visit_object(self, value: dict[str, t.Any], schema: dict[str, t.Any], path: str) -> None:
         properties = schema.get("properties") or {}

@@ -152,7 +152,8 @@ class TapPM(Tap):
             title="Base URL",
             description=(
                 "API root including the version. Must be https://, except http:// to a "
-                "loopback host (127.0.0.1, localhost, ::1) for the emulator."
+                "loopback host (127.0.0.0/8, localhost, ::1) for the emulator; no user name or "
+                "password in it. The key is sent only to this origin."
             ),
         ),
         th.Property(
@@ -351,7 +352,7 @@ class TapPM(Tap):
         ),
         th.Property(
             "max_response_mb",
-            th.NumberType(minimum=1),
+            th.IntegerType(minimum=1),
             default=DEFAULT_MAX_RESPONSE_MB,
             title="Max response size (MB)",
             description=(

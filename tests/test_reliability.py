@@ -170,7 +170,8 @@ def test_slow_answers_time_out_and_are_retried(emulator, tmp_path):
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, request_timeout=1, max_retries=1))
     line = failure_line(run)
-    assert "ReadTimeout" in line
+    assert "Timeout" in line
+    assert "no complete answer within 1s (request_timeout)" in line
     assert "giving up after 2 attempts" in line
     time.sleep(emulator.faults.latency_s)  # the emulator logs a request once answered
     assert len(emulator.request_log) == 2
