@@ -131,6 +131,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     switches: t.ClassVar[dict[str, str]] = {}
     #: Whether the API's spec documents the list (an undocumented one may be withdrawn).
     documented: t.ClassVar[bool] = True
+    #: Whether the API sends `id_key` in every record (else the tap makes it: allocations).
+    id_from_api: t.ClassVar[bool] = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -210,8 +212,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         return None
 
     def get_new_paginator(self) -> PageTokenPaginator:
-        """Follow `nextPageToken`."""
-        return PageTokenPaginator()
+        """Follow `nextPageToken` until the listing is proven complete (pagination.py)."""
+        return PageTokenPaginator(self.id_key, int(self.config.get("page_size", 100)))
 
     #: Whether the listing under way is complete (no `updatedAt` filter); see versions.py.
     _full_listing = False
@@ -390,9 +392,18 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                     "tap-pm's log, to tap-pm's issue tracker."
                 )
                 raise TapPMError(msg)
+            if self.id_from_api and self.id_key not in record:
+                msg = (
+                    f"{self.name}: the API listed a record without its id field "
+                    f"{self.id_key!r} ({str(record)[:80]!r}) on {response.request.path_url}; "
+                    "the tap cannot tell it apart from others, so it stops. Please report "
+                    "this, with tap-pm's log, to tap-pm's issue tracker."
+                )
+                raise TapPMError(msg)
         if needs_scrub(records, careful=read_carefully(response)):
             self.conformer.scrub_page(records, self.id_key)
-        total = (payload.get("pagination") or {}).get("totalRecordCount")
+        pagination = payload.get("pagination")  # not an object: the paginator says so
+        total = pagination.get("totalRecordCount") if isinstance(pagination, dict) else None
         first = "pageToken=" not in (response.request.url or "")
         if first:
             self.listing_total = total if isinstance(total, int) else None
@@ -459,7 +470,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 self.skip_unavailable(exc)
                 return
             except PaginationError as exc:
-                msg = f"{self.name}: {exc}"
+                where = f" (partition {dict(context)})" if context else ""
+                msg = (
+                    f"{self.name}{where}: {exc}. The sync stops before it deletes anything; "
+                    "run it again, and if this persists, report it with tap-pm's log."
+                )
                 raise TapPMError(msg) from exc
             self._finish_listing(context, emitted)
             return
