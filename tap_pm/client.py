@@ -42,6 +42,9 @@ MAX_TOKEN_RESTARTS = 5
 DEFAULT_LOOKBACK_MINUTES = 5
 MIN_REALISTIC_KEY_LENGTH = 8
 STATE_INTERVAL_SECONDS = 30
+#: A bookmark is "later than the API's clock" beyond this: before the first answer our clock
+#: stands in, and differences below clock.py's skew warning are normal noise.
+FUTURE_BOOKMARK_TOLERANCE_MS = 5_000
 #: Child partition state: when the parent's children were last read (epoch s, tap clock).
 VISITED_AT = "visited_at"
 
@@ -230,8 +233,36 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         if self._full_listing or self._tap.scope_widened or not bookmark:  # type: ignore[attr-defined]
             return scope
         lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
-        since = to_epoch_ms(parse_rfc3339(bookmark)) - lookback_ms
+        since = self._bookmark_ms(context, bookmark) - lookback_ms
         return since if scope is None else max(since, scope)
+
+    def _bookmark_ms(self, context: Context | None, bookmark: object) -> int:
+        """The state's bookmark in epoch ms, checked against the API's clock (docs/reliability.md).
+
+        One later than the API's now would filter out every change until that date: it counts
+        as the API's now (so the look-back is read again), and the state says so from now on.
+        """
+        where = f" (partition {dict(context)})" if context else ""
+        try:
+            mark = to_epoch_ms(parse_rfc3339(t.cast("str", bookmark)))
+        except (AttributeError, TypeError, ValueError):
+            msg = (
+                f"{self.name}{where}: the state's bookmark {bookmark!r} is not an RFC 3339 "
+                "date-time. Fix or remove it in the --state file, or sync without state."
+            )
+            raise TapPMError(msg) from None
+        now = math.floor(self.api_clock.now() * 1000)
+        if mark <= now + FUTURE_BOOKMARK_TOLERANCE_MS:
+            return mark
+        self.logger.warning(
+            "%s%s: the state's bookmark %s is later than Rocketlane's clock, %s (a state from "
+            "elsewhere, or a clock that ran ahead); syncing from Rocketlane's now less the "
+            "look-back, so no change since is skipped.",
+            self.name, where, bookmark, ms_to_rfc3339(now),
+        )  # fmt: skip
+        # Stored, so each page asks for the same filter and later syncs do not warn again.
+        self.get_context_state(context)["replication_key_value"] = ms_to_rfc3339(now)
+        return now
 
     def get_url_params(
         self,

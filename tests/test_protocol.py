@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import API_KEY, run_tap
+from conftest import API_KEY, discover, ms, run_tap, select, tap_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -223,3 +223,61 @@ MALFORMED: dict[str, Callable[[dict[str, str], int], Any]] = {
 def test_every_malformed_envelope_is_one_line_never_a_traceback(sync_users, case):
     line = one_line_error(sync_users(MALFORMED[case])[0])
     assert "report" in line or "run it again" in line, line
+
+
+# ------------------------------------------------------------------ a state it cannot use
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{bad", "is not valid JSON"),
+        ("[]", "holds a JSON list, not a state object"),
+        ('{"bookmarks": []}', "has `bookmarks` list"),
+        ('{"bookmarks": {"tasks": 3}}', "has a bookmark for tasks that is a int"),
+    ],
+)
+def test_an_unreadable_state_file_is_one_line_naming_it(emulator, tmp_path, text, said):
+    state = tmp_path / "broken-state.json"
+    state.write_text(text)
+    run = run_tap(tmp_path, tap_config(emulator), "--state", str(state))
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    assert f"--state {state} {said}" in line
+    assert "leave --state out" in line
+    assert not emulator.request_log
+
+
+def test_a_bookmark_that_is_not_a_time_is_one_line(emulator, tmp_path):
+    config = tap_config(emulator)
+    catalog = select(discover(tmp_path, config), ("tasks",))
+    state = {"bookmarks": {"tasks": {"replication_key": "updatedAt", "replication_key_value": 7}}}
+    run = run_tap(tmp_path, config, catalog=catalog, state=state)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "Error: tasks: the state's bookmark 7 is not an RFC 3339 date-time" in run.stderr
+
+
+def test_a_bookmark_ahead_of_the_api_clock_syncs_from_the_api_s_now(emulator, tmp_path):
+    """Issue 28, case 7: a bookmark in 2031 filtered out every change until then, silently."""
+    config = tap_config(emulator, lookback_minutes=3)
+    catalog = select(discover(tmp_path, config), ("tasks",))
+    first = run_tap(tmp_path, config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-3000:]
+    state = first.final_state
+    future = "2031-01-01T00:00:00.000+00:00"
+    state["bookmarks"]["tasks"]["replication_key_value"] = future
+    task_id = min(emulator.ids("tasks"))
+    emulator.touch("tasks", task_id)
+    before = emulator.now()
+    run = run_tap(tmp_path, config, catalog=catalog, state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert task_id in run.ids("tasks")
+    [warning] = [line for line in run.stderr.splitlines() if "later than Rocketlane" in line]
+    assert f"tasks: the state's bookmark {future} is later than Rocketlane's clock, " in warning
+    api_now = warning.split("Rocketlane's clock, ")[1].split(" ")[0]
+    assert abs(ms(api_now) - before * 1000) < 10_000
+    [request] = [e for e in emulator.request_log if e.resource == "tasks"][-1:]
+    assert int(request.params["updatedAt.ge"]) == ms(api_now) - 3 * 60_000
+    # The state no longer points past the API's clock: the next sync does not warn again.
+    mark = run.final_state["bookmarks"]["tasks"]["replication_key_value"]
+    assert ms(mark) <= emulator.now() * 1000
