@@ -93,7 +93,12 @@ class ApiClock:
 def seconds_until(response: requests.Response, resume_at: float) -> float:
     """Seconds from the response to `resume_at` (epoch s, API clock), measured on the API's clock.
 
-    Without a `Date` header, our clock stands in for the API's.
+    `Date` has whole seconds, floored: measured from it, a wait a second away could take two.
+    So our clock measures when it agrees with `Date` to that second (or there is no `Date`),
+    and `Date` only when our clock is off.
     """
+    now = time.time()
     date = response_date(response)
-    return resume_at - (date if date is not None else time.time())
+    if date is None or abs(date + DATE_RESOLUTION_SECONDS / 2 - now) <= DATE_RESOLUTION_SECONDS:
+        return resume_at - now
+    return resume_at - date
