@@ -367,7 +367,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         try:
             errors = json_payload(response).get("errors") or []
             detail = "; ".join(str(error.get("errorMessage")) for error in errors)
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, TypeError):  # not JSON, or `errors` not a list
             pass
         return (
             f"HTTP {response.status_code} on {request.method} {request.path_url}, "
