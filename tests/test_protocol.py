@@ -128,6 +128,8 @@ def test_a_token_without_has_more_is_not_the_end_of_the_listing(sync_users):
     line = one_line_error(run)
     assert "without hasMore" in line
     assert len(requests) == 1
+    # Nor does the bookmark move: the listing's other records were never emitted.
+    assert "replication_key_value" not in run.final_state.get("bookmarks", {}).get("users", {})
 
 
 def test_a_listing_proven_complete_is_activated(sync_users):
