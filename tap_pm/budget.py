@@ -10,12 +10,15 @@ never holds more than `max_requests_per_minute` in any minute holds no more in a
 either, so the same pacing fits both, as long as our clock and the API's agree on when a
 request happened: entries stay in our window `MARGIN_MS` longer than in the API's.
 
-A 429 means someone else spent part of the window (another integration, an earlier run) or the
-setting is above the API's limit. The API says when its oldest counted request leaves the window
-(`X-Retry-After`), not when the others do. So the budget believes it: the refused request goes
-again exactly then, and the rest of the window counts as spent by requests made just now, except
-the tap's own requests, whose times it knows. Against either kind of window that loses at most
-one request per window to a 429.
+A 429 means someone else spent part of the window (another integration, an earlier run), the
+setting is above the API's limit, or another of Rocketlane's limiters (a shorter window, one of
+concurrent requests) refused. The API says when to come back (`X-Retry-After`), and the budget
+believes it: the refused request goes again exactly then, and so may every request the tap cannot
+account for; its own stay in the window at the times it made them, so the minute's pacing holds.
+It never waits longer than the API said: if more was spent elsewhere than freed then, a further
+429 says so, and is waited out the same way (at most one per request spent elsewhere). The former
+budget counted the rest of its minute as spent instead, which against an API of 8 requests a
+second made each 2-second 429 cost 61 s (issue 28).
 
 Rocketlane is also said to count per-hour windows, with no documented number. The budget has no
 hour rate, since any number would be a guess; a 429 of an hour window waits as it says (up to
@@ -96,7 +99,7 @@ class RequestBudget:
         self._limiter.try_acquire(_NAME)
 
     def rate_limited(self, seconds: float, what: str) -> None:
-        """The last request met a 429: wait `seconds` before it goes again (see above).
+        """The last request met a 429: it and the rest wait `seconds`, no more (see above).
 
         Fails instead if that would exceed the total allowed wait.
         """
@@ -112,8 +115,8 @@ class RequestBudget:
         now = self._bucket.now()
         resume = now + math.ceil(seconds * 1000)
         window = self._rate.interval
-        # The API frees its oldest counted request at `resume` and none earlier, so ours still
-        # in the window count until then at least; the refused one (the latest) not at all.
+        # The API frees nothing before `resume`, so ours still in the window count until then
+        # at least; the refused one (the latest) not at all.
         earliest = resume - window
         counted = [
             item.timestamp for item in self._bucket.items[:-1] if item.timestamp >= now - window
@@ -121,8 +124,9 @@ class RequestBudget:
         keep = counted[max(0, len(counted) - self.max_per_minute + 1) :]
         own = [max(stamp, earliest) for stamp in keep]
         unknown = self.max_per_minute - 1 - len(own)
-        # The others the API counts were made by now, and none leaves before `resume` either.
-        stamps = [(earliest, 1), *((stamp, 1) for stamp in own), (max(now, earliest), unknown)]
+        # What else the API counts, the tap cannot know: it frees at `resume`, as the API says.
+        # A further 429 says if it frees later (one per request spent elsewhere, at most).
+        stamps = [(earliest, 1), *((stamp, 1) for stamp in own), (earliest, unknown)]
         self._bucket.flush()
         for stamp, weight in sorted(stamps):
             if weight:

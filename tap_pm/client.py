@@ -44,6 +44,9 @@ STATE_INTERVAL_SECONDS = 30
 DEFAULT_REQUEST_TIMEOUT = 60
 #: Megabytes of one body, decompressed: a page of 100 records is well under one.
 DEFAULT_MAX_RESPONSE_MB = 64
+#: A bookmark is "later than the API's clock" beyond this: before the first answer our clock
+#: stands in, and differences below clock.py's skew warning are normal noise.
+FUTURE_BOOKMARK_TOLERANCE_MS = 5_000
 #: Child partition state: when the parent's children were last read (epoch s, tap clock).
 VISITED_AT = "visited_at"
 
@@ -115,6 +118,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     switches: t.ClassVar[dict[str, str]] = {}
     #: Whether the API's spec documents the list (an undocumented one may be withdrawn).
     documented: t.ClassVar[bool] = True
+    #: Whether the API sends `id_key` in every record (else the tap makes it: allocations).
+    id_from_api: t.ClassVar[bool] = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -203,8 +208,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         return None
 
     def get_new_paginator(self) -> PageTokenPaginator:
-        """Follow `nextPageToken`."""
-        return PageTokenPaginator()
+        """Follow `nextPageToken` until the listing is proven complete (pagination.py)."""
+        return PageTokenPaginator(self.id_key, int(self.config.get("page_size", 100)))
 
     #: Whether the listing under way is complete (no `updatedAt` filter); see versions.py.
     _full_listing = False
@@ -221,8 +226,37 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         if self._full_listing or self._tap.scope_widened or not bookmark:  # type: ignore[attr-defined]
             return scope
         lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
-        since = to_epoch_ms(parse_rfc3339(bookmark)) - lookback_ms
+        since = self._bookmark_ms(context, bookmark) - lookback_ms
         return since if scope is None else max(since, scope)
+
+    def _bookmark_ms(self, context: Context | None, bookmark: object) -> int:
+        """The state's bookmark in epoch ms, checked against the API's clock (docs/reliability.md).
+
+        One later than the API's now would filter out every change until that date: it counts
+        as the API's now (so the look-back is read again), and the state says so from now on.
+        """
+        where = f" (partition {dict(context)})" if context else ""
+        try:
+            mark = to_epoch_ms(parse_rfc3339(t.cast("str", bookmark)))
+        except (AttributeError, TypeError, ValueError):
+            msg = (
+                f"{self.name}{where}: the state's bookmark {mask(repr(bookmark), limit=80)} is not "
+                "an RFC 3339 "
+                "date-time. Fix or remove it in the --state file, or sync without state."
+            )
+            raise TapPMError(msg) from None
+        now = math.floor(self.api_clock.now() * 1000)
+        if mark <= now + FUTURE_BOOKMARK_TOLERANCE_MS:
+            return mark
+        self.logger.warning(
+            "%s%s: the state's bookmark %s is later than Rocketlane's clock, %s (a state from "
+            "elsewhere, or a clock that ran ahead); syncing from Rocketlane's now less the "
+            "look-back, so no change since is skipped.",
+            self.name, where, bookmark, ms_to_rfc3339(now),
+        )  # fmt: skip
+        # Stored, so each page asks for the same filter and later syncs do not warn again.
+        self.get_context_state(context)["replication_key_value"] = ms_to_rfc3339(now)
+        return now
 
     def get_url_params(
         self,
@@ -327,7 +361,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         try:
             errors = json_payload(response).get("errors") or []
             detail = "; ".join(str(error.get("errorMessage")) for error in errors)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError):  # not JSON, or `errors` not a list
             pass
         request_id = mask(response.headers.get("X-Request-Id", "-"), limit=80)
         return (
@@ -385,9 +419,19 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                     "this, with tap-pm's log, to tap-pm's issue tracker."
                 )
                 raise TapPMError(msg)
+            if self.id_from_api and self.id_key not in record:
+                msg = (
+                    f"{self.name}: the API listed a record without its id field "
+                    f"{self.id_key!r} ({mask(repr(record), limit=80)}) on "
+                    f"{mask(response.request.path_url)}; "
+                    "the tap cannot tell it apart from others, so it stops. Please report "
+                    "this, with tap-pm's log, to tap-pm's issue tracker."
+                )
+                raise TapPMError(msg)
         if needs_scrub(records, careful=read_carefully(response)):
             self.conformer.scrub_page(records, self.id_key)
-        total = (payload.get("pagination") or {}).get("totalRecordCount")
+        pagination = payload.get("pagination")  # not an object: the paginator says so
+        total = pagination.get("totalRecordCount") if isinstance(pagination, dict) else None
         first = "pageToken=" not in (response.request.url or "")
         if first:
             self.listing_total = total if isinstance(total, int) else None
@@ -454,7 +498,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 self.skip_unavailable(exc)
                 return
             except PaginationError as exc:
-                msg = f"{self.name}: {exc}"
+                where = f" (partition {dict(context)})" if context else ""
+                msg = (
+                    f"{self.name}{where}: {exc}. The sync stops before it deletes anything; "
+                    "run it again, and if this persists, report it with tap-pm's log."
+                )
                 raise TapPMError(msg) from exc
             self._finish_listing(context, emitted)
             return

@@ -42,6 +42,8 @@ class ApiClock:
         self._logger = logger
         self._lock = threading.Lock()
         self._reported = False
+        #: The API's clock less ours (s), from the last `Date`; 0 until one is read.
+        self._offset = 0.0
 
     def stream_start(self, response: requests.Response) -> float:
         """A moment (epoch s, API clock) no later than when `response`'s request was sent.
@@ -56,8 +58,17 @@ class ApiClock:
         if date is None:
             self._report(None)
             return received - round_trip - DATE_RESOLUTION_SECONDS
-        self._report(date + DATE_RESOLUTION_SECONDS / 2 - received)
+        skew = date + DATE_RESOLUTION_SECONDS / 2 - received
+        self._offset = skew if abs(skew) > DATE_RESOLUTION_SECONDS else 0.0
+        self._report(skew)
         return date - DATE_RESOLUTION_SECONDS - round_trip
+
+    def now(self) -> float:
+        """The API's clock now (epoch s), as far as its answers tell; ours before the first.
+
+        Ours when the two agree to `Date`'s whole second: it is the more precise then.
+        """
+        return time.time() + self._offset
 
     def _report(self, skew: float | None) -> None:
         """Say once per run how far our clock is from the API's, when it matters."""
@@ -82,7 +93,12 @@ class ApiClock:
 def seconds_until(response: requests.Response, resume_at: float) -> float:
     """Seconds from the response to `resume_at` (epoch s, API clock), measured on the API's clock.
 
-    Without a `Date` header, our clock stands in for the API's.
+    `Date` has whole seconds, floored: measured from it, a wait a second away could take two.
+    So our clock measures when it agrees with `Date` to that second (or there is no `Date`),
+    and `Date` only when our clock is off.
     """
+    now = time.time()
     date = response_date(response)
-    return resume_at - (date if date is not None else time.time())
+    if date is None or abs(date + DATE_RESOLUTION_SECONDS / 2 - now) <= DATE_RESOLUTION_SECONDS:
+        return resume_at - now
+    return resume_at - date

@@ -190,6 +190,7 @@ class ResourceAllocationsStream(WindowedStream):
 
     name = "resource-allocations"
     id_key = "id"  # the API sends allocations without an id: the tap makes one
+    id_from_api = False
     selected_by_default = False
     listing = Listing.EVERY_SYNC
     project_param = "projectId.eq"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import logging
@@ -543,6 +544,9 @@ class TapPM(Tap):
         Either way a fault is one line (errors.py), never a traceback.
         """
         with one_line_errors(cls.logger):
+            for option in ("state", "catalog"):
+                if kwargs.get(option) is not None:
+                    kwargs[option] = _checked_json_file(option, kwargs[option])
             if not check_live or kwargs.get("about"):
                 super().invoke(**kwargs)
                 return
@@ -554,6 +558,49 @@ class TapPM(Tap):
                 parse_env_config=getattr(given, "parse_env", False),
             )
             run_live_check(tap)
+
+
+def _checked_json_file(option: str, given: t.IO[str]) -> t.IO[str]:
+    """The `--state` or `--catalog` file, read again by the SDK; one line if it cannot be used.
+
+    The SDK would end in a JSONDecodeError (or AttributeError) traceback.
+    """
+    name = getattr(given, "name", "-")
+    text = given.read()
+    what = "an earlier sync's STATE (Meltano keeps it), or leave --state out to sync from scratch"
+    if option == "catalog":
+        what = "a catalog from `tap-pm --discover`"
+    problem: str | None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        problem = f"is not valid JSON ({exc})"
+    else:
+        problem = _state_problem(value) if option == "state" else _catalog_problem(value)
+        if problem is None:
+            return io.StringIO(text)
+    msg = f"--{option} {name} {problem}. Point --{option} at {what}."
+    raise TapPMError(msg)
+
+
+def _state_problem(value: object) -> str | None:
+    """What keeps a parsed state from loading, or None."""
+    if not isinstance(value, dict):
+        return f"holds a JSON {type(value).__name__}, not a state object"
+    bookmarks = value.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        return f"has `bookmarks` {type(bookmarks).__name__}, not an object of streams"
+    for stream, stream_state in bookmarks.items():
+        if not isinstance(stream_state, dict):
+            return f"has a bookmark for {stream} that is a {type(stream_state).__name__}"
+    return None
+
+
+def _catalog_problem(value: object) -> str | None:
+    """What keeps a parsed catalog from loading, or None."""
+    if not isinstance(value, dict) or not isinstance(value.get("streams"), list):
+        return "has no `streams` list"
+    return None
 
 
 if __name__ == "__main__":

@@ -72,9 +72,9 @@ def test_after_a_429_the_request_goes_again_exactly_when_the_api_says(clock):
     made = budget(clock, per_minute=3)
     assert acquired_at(clock, made, 2) == [0, 0]  # the first is accepted, the second refused
     made.rate_limited(5.0, "tasks")
-    # The refused request at the API's time; the rest of the window as spent just now: the
-    # API named when its oldest request leaves, not the others.
-    assert acquired_at(clock, made, 3) == [5_001, WINDOW + 1, WINDOW + 1]
+    # The refused request at the API's time, and what the tap cannot account for with it: no
+    # longer than the API said (a further 429 would say so). Its own request counts where it is.
+    assert acquired_at(clock, made, 3) == [5_001, 5_001, WINDOW + 1]
     assert made.waited_seconds == 5.0
 
 
@@ -85,14 +85,18 @@ def test_a_429_counts_the_tap_s_own_requests_where_they_are(clock):
     acquired_at(clock, made, 2)  # someone else made one more: the API refuses the third
     clock.now_ms += 1_000
     made.rate_limited(2.0, "tasks")
-    # The refused one at 13 s, in the slot the API names; ours leave the window a window after
-    # they were made, the one left unknown a window after the 429.
-    assert acquired_at(clock, made, 4) == [
-        13_001,
-        WINDOW + 1,
-        10_000 + WINDOW + 1,
-        11_000 + WINDOW + 1,
-    ]
+    # The refused one at 13 s, in the slot the API names, and the one left unknown with it;
+    # ours leave the window a window after they were made.
+    assert acquired_at(clock, made, 4) == [13_001, 13_001, WINDOW + 1, 10_000 + WINDOW + 1]
+
+
+def test_a_429_of_a_short_window_waits_what_it_names_not_the_rest_of_a_minute(clock):
+    """Issue 28, case 6: an API allowing 8 a second, the setting 600 a minute."""
+    made = budget(clock, per_minute=600)
+    acquired_at(clock, made, 9)  # 8 accepted, the ninth refused: back in 1 s
+    made.rate_limited(1.0, "tasks")
+    assert acquired_at(clock, made, 9) == [1_001] * 9
+    assert made.waited_seconds == 1.0
 
 
 def test_a_429_of_an_hour_window_returns_the_whole_allowance_at_its_end(clock):

@@ -40,9 +40,11 @@ def response(
     return resp
 
 
-def page(*, has_more: bool, token: str | None = None) -> requests.Response:
+def page(
+    *, has_more: bool, token: str | None = None, ids: tuple[int, ...] = ()
+) -> requests.Response:
     pagination = {"hasMore": has_more} | ({"nextPageToken": token} if token else {})
-    return response(200, {"data": [], "pagination": pagination})
+    return response(200, {"data": [{"id": i} for i in ids], "pagination": pagination})
 
 
 @pytest.fixture(scope="module")
@@ -107,25 +109,50 @@ def test_key_message_names_the_setting_not_the_key(streams):
 
 def test_paginator_follows_tokens_and_refuses_loops():
     paginator = PageTokenPaginator()
-    paginator.advance(page(has_more=True, token="t1"))
+    paginator.advance(page(has_more=True, token="t1", ids=(1,)))
     assert paginator.current_value == "t1"
-    paginator.advance(page(has_more=True, token="t2"))
+    paginator.advance(page(has_more=True, token="t2", ids=(2,)))
     with pytest.raises(PaginationError, match="twice"):
-        paginator.advance(page(has_more=True, token="t1"))
+        paginator.advance(page(has_more=True, token="t1", ids=(3,)))
     with pytest.raises(
         PaginationError, match=r"^the API answered hasMore=true without a nextPageToken$"
     ):
-        PageTokenPaginator().advance(page(has_more=True))
+        PageTokenPaginator().advance(page(has_more=True, ids=(1,)))
     done = PageTokenPaginator()
     done.advance(page(has_more=False, token="ignored"))
     assert done.finished
 
 
-def test_a_page_without_pagination_is_the_last():
-    last = response(200, {"data": []})
-    assert not PageTokenPaginator().has_more(last)
-    with pytest.raises(PaginationError, match="without a nextPageToken"):
-        PageTokenPaginator().get_next(last)
+def test_pages_without_new_ids_or_beyond_the_count_end_the_listing():
+    paginator = PageTokenPaginator()
+    paginator.advance(page(has_more=True, token="t1", ids=(1, 2)))
+    paginator.advance(page(has_more=True, token="t2", ids=(2,)))  # one fruitless page may pass
+    with pytest.raises(PaginationError, match="2 pages in a row brought no record"):
+        paginator.advance(page(has_more=True, token="t3", ids=(1,)))
+    counted = PageTokenPaginator(page_size=1)
+    body = {"hasMore": True, "totalRecordCount": 1}
+    for index in range(3):  # ceil(1 / 1) = 1 page: 2 x 1 + 2 requests, then no more
+        counted.advance(
+            response(
+                200, {"data": [{"id": index}], "pagination": body | {"nextPageToken": f"t{index}"}}
+            )
+        )
+    with pytest.raises(PaginationError, match="totalRecordCount 1 at page size 1 needs 1"):
+        counted.advance(
+            response(200, {"data": [{"id": 9}], "pagination": body | {"nextPageToken": "t9"}})
+        )
+
+
+def test_a_page_without_pagination_proves_nothing():
+    for body in ({"data": []}, {"data": [], "pagination": None}, {"data": [], "pagination": []}):
+        with pytest.raises(PaginationError, match="not an object"):
+            PageTokenPaginator().has_more(response(200, body))
+    # Without hasMore and a token, only a count reached ends the listing.
+    reached = {"data": [{"id": 1}], "pagination": {"totalRecordCount": 1}}
+    assert not PageTokenPaginator().has_more(response(200, reached))
+    short = {"data": [{"id": 1}], "pagination": {"totalRecordCount": 2}}
+    with pytest.raises(PaginationError, match="after 1 records of the 2"):
+        PageTokenPaginator().has_more(response(200, short))
 
 
 def test_empty_page_with_more_to_come_is_not_the_end():

@@ -219,6 +219,14 @@ def test_a_resume_time_is_measured_on_the_api_clock(our_clock):
     assert seconds_until(answer(None), AT + FIVE_MINUTES + 2) == 2  # no Date: ours stands in
 
 
+def test_a_resume_time_a_second_away_is_measured_on_our_clock_when_it_agrees(our_clock):
+    """`Date` is floored to its second: from it, 1 s (issue 28's 8-a-second API) took up to 2."""
+    our_clock(AT + 0.9)  # in step with the API, late in the Date's second
+    assert seconds_until(answer(), AT + 1.9) == pytest.approx(1.0)
+    our_clock(AT - 1.6)  # more than the Date's second apart: the API's clock, from Date
+    assert seconds_until(answer(), AT + 1.9) == pytest.approx(1.9)
+
+
 def test_a_stream_starts_before_its_request_by_the_api_clock(our_clock, caplog):
     our_clock(AT + 0.4)  # in step: the Date is floored to its second
     api = ApiClock(logging.getLogger("tap-pm-test"))
