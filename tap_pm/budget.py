@@ -112,7 +112,7 @@ class RequestBudget:
             )
             raise self._error(msg)
         self.waited_seconds += seconds
-        now = self._bucket.now()
+        now = int(self._bucket.now())  # type: ignore[no-untyped-call] # pyrate-limiter leaves it untyped
         resume = now + math.ceil(seconds * 1000)
         window = self._rate.interval
         # The API frees nothing before `resume`, so ours still in the window count until then

@@ -14,6 +14,7 @@ from singer_sdk import StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_pm import __version__
 from tap_pm.budget import RateLimitedError, retry_after_seconds
@@ -122,16 +123,19 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     id_from_api: t.ClassVar[bool] = True
 
     @property
+    @override
     def path(self) -> str:  # type: ignore[override]
         """`/<name>`, relative to `base_url`."""
         return f"/{self.name}"
 
     @property
+    @override
     def url_base(self) -> str:
         """The `base_url` setting."""
         return str(self.config["base_url"]).rstrip("/")
 
     @cached_property
+    @override
     def requests_session(self) -> Session:
         """The key only to `base_url`'s origin; each exchange bounded in time and size."""
         return Session(
@@ -146,16 +150,20 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         self.progress.request(self.name)
 
     @cached_property
+    @override
     def authenticator(self) -> APIKeyAuthenticator:
         """Send the key in the `api-key` header."""
-        return APIKeyAuthenticator(key="api-key", value=self.config["api_key"])
+        # Stripped: a pasted file's newline is no part of a key (tap.py says so once).
+        return APIKeyAuthenticator(key="api-key", value=str(self.config["api_key"]).strip())
 
     @property
+    @override
     def user_agent(self) -> str:
         """The `user_agent` setting, else `tap-pm/<version>`."""
         return self.config.get("user_agent") or f"tap-pm/{__version__}"
 
     @property
+    @override
     def timeout(self) -> float:  # type: ignore[override]
         """The `request_timeout` setting."""
         return float(self.config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT))
@@ -163,22 +171,23 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     @property
     def budget(self) -> RequestBudget:
         """The tap-wide request budget."""
-        return self._tap.budget  # type: ignore[attr-defined]
+        return self.tap.budget
 
     @property
     def progress(self) -> SyncProgress:
         """The tap-wide progress report."""
-        return self._tap.progress  # type: ignore[attr-defined]
+        return self.tap.progress
 
     @property
     def api_clock(self) -> ApiClock:
         """The tap-wide view of Rocketlane's clock."""
-        return self._tap.api_clock  # type: ignore[attr-defined]
+        return self.tap.api_clock
 
     #: When this stream started, on the API's clock (epoch s): set by its first response.
     _started_at: float | None = None
 
-    def get_replication_key_signpost(self, context: Context | None = None) -> str | None:  # noqa: ARG002
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> str | None:
         """Bookmarks never pass the stream's start on the API's clock (known after a response)."""
         if not self.replication_key or self._started_at is None:
             return None
@@ -199,7 +208,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         ]
 
     @property
-    def partitions(self) -> list[dict] | None:
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
         """With `project_ids`, project-scoped lists are read one project at a time."""
         if self.parent_stream_type:
             return super().partitions
@@ -207,6 +217,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             return [{"projectId": project_id} for project_id in ids]
         return None
 
+    @override
     def get_new_paginator(self) -> PageTokenPaginator:
         """Follow `nextPageToken` until the listing is proven complete (pagination.py)."""
         return PageTokenPaginator(self.id_key, int(self.config.get("page_size", 100)))
@@ -223,7 +234,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             return None
         scope = self.scope_start or None
         bookmark = self.get_context_state(context).get("replication_key_value")
-        if self._full_listing or self._tap.scope_widened or not bookmark:  # type: ignore[attr-defined]
+        if self._full_listing or self.tap.scope_widened or not bookmark:
             return scope
         lookback_ms = int(self.config.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES) * 60_000)
         since = self._bookmark_ms(context, bookmark) - lookback_ms
@@ -258,6 +269,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         self.get_context_state(context)["replication_key_value"] = ms_to_rfc3339(now)
         return now
 
+    @override
     def get_url_params(
         self,
         context: Context | None,
@@ -282,6 +294,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             params["updatedAt.ge"] = since
         return params
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort answers into: wait (429), retry (5xx, bad JSON), restart, skip, fail."""
         if self._started_at is None:
@@ -369,6 +382,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             f"X-Request-Id {request_id}" + (f": {mask(detail)}" if detail else "")
         )
 
+    @override
     def _request(
         self,
         prepared_request: requests.PreparedRequest,
@@ -390,10 +404,12 @@ class RocketlaneStream(ConformedStream, VersionedStream):
                 )
                 self.budget.rate_limited(exc.wait_seconds, self.name)
 
-    def request_decorator(self, func: Callable) -> Callable:
+    @override
+    def request_decorator(self, func: Callable[..., t.Any]) -> Callable[..., t.Any]:
         """Retry errors as retries.py says; when retries run out, say what failed."""
         return with_retries(self, func, TapPMError)
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """Log each retry on one line."""
         exc = details.get("exception")
@@ -407,10 +423,11 @@ class RocketlaneStream(ConformedStream, VersionedStream):
             describe_failure(self, exc, request) if exc else "an error",
         )
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The records of one page (the body was parsed once, in validation)."""
         payload = json_payload(response)
-        records = t.cast("list[dict]", payload["data"])
+        records = t.cast("list[dict[str, t.Any]]", payload["data"])
         for record in records:
             if not isinstance(record, dict):
                 msg = (
@@ -441,7 +458,8 @@ class RocketlaneStream(ConformedStream, VersionedStream):
     #: `totalRecordCount` of the listing under way, from its first page.
     listing_total: int | None = None
 
-    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
         """At the stream's end: progress, its cost for the next estimate, and its STATE."""
         if state is None and self.selected:
             if stream := self.progress.streams.get(self.name):
@@ -451,6 +469,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         super().finalize_state_progress_markers(state)
         self._write_state_message(force=True)
 
+    @override
     def _write_state_message(self, *, force: bool = False) -> None:
         """Send STATE at most every STATE_INTERVAL_SECONDS while a stream runs.
 
@@ -460,12 +479,13 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         resumes from a slightly older one.
         """
         now = time.monotonic()
-        if force or now - self._tap.state_sent_at >= STATE_INTERVAL_SECONDS:  # type: ignore[attr-defined]
+        if force or now - self.tap.state_sent_at >= STATE_INTERVAL_SECONDS:
             was_flushed = self.state_manager.is_flushed
             super()._write_state_message()
             if not was_flushed:
-                self._tap.state_sent_at = now  # type: ignore[attr-defined]
+                self.tap.state_sent_at = now
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Records of one partition; an expired page token restarts it from the bookmark."""
         emitted: set[t.Any] = set()
@@ -527,7 +547,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         if self._full_listing:
             self.end_listing(context, emitted)
         if self.parent_stream_type and context:
-            self.get_context_state(context)[VISITED_AT] = self._tap.initialized_at // 1000
+            self.get_context_state(context)[VISITED_AT] = self.tap.initialized_at // 1000
             self.progress.parent_done(self.name)
 
     def _skip_gone_partition(self, context: Context | None) -> None:
@@ -548,6 +568,7 @@ class RocketlaneStream(ConformedStream, VersionedStream):
         """Parents (projects, invoices) whose list answered 404 in this sync: deleted."""
         return set()
 
+    @override
     def post_process(
         self,
         row: dict[str, t.Any],

@@ -42,6 +42,7 @@ import re
 import sys
 import typing as t
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 
 import click
@@ -49,7 +50,7 @@ import msgspec
 import singer_sdk.singerlib as singer
 from singer_sdk import SchemaDirectory, Stream
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._util import utc_now
+from typing_extensions import override
 
 from tap_pm.errors import mask
 from tap_pm.safe_json import DRIFT, INT64, KINDS, in_deep_stack, join, scrub, unstorable
@@ -111,6 +112,7 @@ def with_drift_column(schema: dict[str, t.Any]) -> dict[str, t.Any]:
 class DriftSchemaDirectory(SchemaDirectory):
     """Stream schemas from their JSON files, each with the `_drift` column."""
 
+    @override
     def fetch_schema(self, key: str) -> dict[str, t.Any]:
         """The file's schema plus `_drift` (fetched once per stream: the SDK caches it)."""
         return with_drift_column(super().fetch_schema(key))
@@ -205,7 +207,7 @@ class Node:
     items: Node | None = None
 
 
-def _object_check(properties: dict[str, Node]) -> Callable[[dict], bool] | None:
+def _object_check(properties: dict[str, Node]) -> Callable[[dict[str, t.Any]], bool] | None:
     """A check of an object's known properties (unknown ones fit: they stay as JSON)."""
     plain = {name: node.plain for name, node in properties.items() if node.plain is not None}
     deep = {
@@ -216,7 +218,7 @@ def _object_check(properties: dict[str, Node]) -> Callable[[dict], bool] | None:
     if not deep and not plain:
         return None
 
-    def check(value: dict) -> bool:
+    def check(value: dict[str, t.Any]) -> bool:
         for name, item in value.items():
             types = plain.get(name)
             if types is not None:
@@ -539,6 +541,7 @@ class ConformedStream(Stream):
 
     _schema_sent = False
 
+    @override
     def _write_schema_message(self) -> None:
         """The SCHEMA message, once per run.
 
@@ -554,8 +557,9 @@ class ConformedStream(Stream):
         """Whether the catalog deselects any property (usually not)."""
         return not all(self.mask.values())
 
+    @override
     def _generate_record_messages(
-        self, record: dict
+        self, record: dict[str, t.Any]
     ) -> Generator[singer.RecordMessage, None, None]:
         """The SDK's, without its per-record walk when nothing is deselected.
 
@@ -572,5 +576,5 @@ class ConformedStream(Stream):
                     stream=stream_map.stream_alias,
                     record=mapped,
                     version=self._stream_version,
-                    time_extracted=utc_now(),
+                    time_extracted=datetime.now(timezone.utc),
                 )

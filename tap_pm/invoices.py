@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from tap_pm.client import RocketlaneStream
 from tap_pm.versions import Listing
 
@@ -23,6 +25,7 @@ if t.TYPE_CHECKING:
 class InvoicesParent(RocketlaneStream):
     """The invoices list, whose records are the partitions of their lines and payments."""
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every invoice; the SDK reads each one's children as it is emitted.
 
@@ -39,7 +42,12 @@ class InvoicesParent(RocketlaneStream):
             t.cast("InvoiceChildStream", child).keep_invoices(listed)
             child.activate_partitions()
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
+    @override
+    def get_child_context(
+        self,
+        record: dict[str, t.Any],
+        context: Context | None,
+    ) -> dict[str, t.Any]:
         """Lines and payments are listed per invoice."""
         return {"invoiceId": record[self.id_key]}
 
@@ -57,6 +65,7 @@ class InvoiceChildStream(RocketlaneStream):
     list_name: t.ClassVar[str]
 
     @property
+    @override
     def path(self) -> str:  # type: ignore[override]
         """`/invoices/{invoiceId}/<list_name>`; the SDK fills in the invoice from the context."""
         return f"/invoices/{{invoiceId}}/{self.list_name}"
@@ -69,6 +78,7 @@ class InvoiceChildStream(RocketlaneStream):
                 p for p in partitions if p["context"].get("invoiceId") in keep
             ]
 
+    @override
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """The record also names its invoice, which the API leaves out."""
         processed = super().shape_record(row, context)

@@ -20,8 +20,8 @@ import click
 import msgspec
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
-from tap_pm.client import PartitionGoneError, StreamUnavailableError, TapPMError
-from tap_pm.errors import mask, mask_secret
+from tap_pm.client import PartitionGoneError, StreamUnavailableError
+from tap_pm.errors import TapPMError, mask, redact
 from tap_pm.opt_in import PerValueStream
 from tap_pm.safe_json import KINDS
 
@@ -371,12 +371,11 @@ OPTION = click.Option(
 def check_live(tap: Tap) -> None:
     """Run the check and print it; raise a one-line error if a value does not fit."""
     checks = WorkspaceCheck(tap).run()
-    key = str(tap.config.get("api_key") or "")
-    click.echo(mask_secret(render(checks), key))
+    click.echo(redact(render(checks)))
     for note in (note for check in checks for note in check.notes):
-        click.echo(mask_secret(note, key))
+        click.echo(redact(note))
     line, fits = summary(checks)
-    line = mask_secret(line, key)
+    line = redact(line)
     if not fits:
         raise TapPMError(line)
     click.echo(line)

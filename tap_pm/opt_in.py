@@ -13,7 +13,10 @@ import typing as t
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 
-from tap_pm.client import RocketlaneStream, TapPMError, ms_to_rfc3339
+from typing_extensions import override
+
+from tap_pm.client import RocketlaneStream, ms_to_rfc3339
+from tap_pm.errors import TapPMError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,6 +77,7 @@ class WindowedStream(RocketlaneStream):
             raise TapPMError(msg)
         return start, end
 
+    @override
     def get_url_params(
         self,
         context: Context | None,
@@ -84,7 +88,8 @@ class WindowedStream(RocketlaneStream):
         params["startDate"], params["endDate"] = self.window
         return params
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's records, each with its key as `id` (made before timestamps convert)."""
         records = list(super().parse_response(response))
         for record in records:
@@ -102,12 +107,14 @@ class PerValueStream(RocketlaneStream):
     per_value: t.ClassVar[tuple[str, tuple[str, ...]]]
     _value: str | None = None
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The records of each value's listing, one listing after the other."""
         for value in self.per_value[1]:
             self._value = value
             yield from super().get_records(context)
 
+    @override
     def get_url_params(
         self,
         context: Context | None,
@@ -126,6 +133,7 @@ class SourcedStream(RocketlaneStream):
     #: whose sourceId is a project).
     project_source: t.ClassVar[tuple[str | None, str]]
 
+    @override
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """`projectId` is the source's id when the source is a project, else null."""
         processed = super().shape_record(row, context)
@@ -139,6 +147,7 @@ class SourcedStream(RocketlaneStream):
 class AttachmentsStream(RocketlaneStream):
     """A list whose records have `attachments`, each with its `createdAt` in epoch ms."""
 
+    @override
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """Attachment times become RFC 3339 strings too, as the schema says."""
         processed = super().shape_record(row, context)

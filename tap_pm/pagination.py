@@ -14,6 +14,7 @@ import math
 import typing as t
 
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
 from tap_pm.errors import mask
 from tap_pm.safe_json import decode
@@ -36,7 +37,7 @@ def _decoded(response: requests.Response) -> tuple[t.Any, bool]:
     cache = response.__dict__
     if _PAYLOAD not in cache:
         cache[_PAYLOAD] = decode(response.content)
-    return cache[_PAYLOAD]
+    return t.cast("tuple[t.Any, bool]", cache[_PAYLOAD])
 
 
 def json_payload(response: requests.Response) -> t.Any:  # noqa: ANN401
@@ -81,6 +82,7 @@ class PageTokenPaginator(BaseAPIPaginator["str | None"]):
         self._total: int | None = None
         self._fruitless = 0
 
+    @override
     def has_more(self, response: requests.Response) -> bool:
         """Whether another page follows; a page that proves neither is a PaginationError.
 
@@ -89,7 +91,7 @@ class PageTokenPaginator(BaseAPIPaginator["str | None"]):
         cache = response.__dict__
         if _VERDICT not in cache:
             cache[_VERDICT] = self._check(response)
-        return cache[_VERDICT]
+        return bool(cache[_VERDICT])
 
     def _check(self, response: requests.Response) -> bool:
         payload = json_payload(response)
@@ -169,10 +171,12 @@ class PageTokenPaginator(BaseAPIPaginator["str | None"]):
             )
             raise PaginationError(msg)
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """An empty page with `hasMore` is not the end (it still has to bring progress)."""
         return self.has_more(response)
 
+    @override
     def get_next(self, response: requests.Response) -> str:
         """Return the next token; a missing, malformed or repeated token is an error."""
         token = json_payload(response)["pagination"].get("nextPageToken")

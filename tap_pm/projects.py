@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import typing as t
 
+from typing_extensions import override
+
 from tap_pm.client import VISITED_AT, RocketlaneStream
 
 if t.TYPE_CHECKING:
@@ -76,12 +78,14 @@ class ParentStream(RocketlaneStream):
             known |= {p["context"]["projectId"] for p in partitions}
         return known
 
+    @override
     def start_ms(self, context: Context | None) -> int | None:
         """Without a known set of projects, list all in scope: unchanged ones have children too."""
         if self._children and self._known is None:
             return self.scope_start or None
         return super().start_ms(context)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Projects in scope and changed since the bookmark (all at a reconcile); children too.
 
@@ -123,7 +127,7 @@ class ParentStream(RocketlaneStream):
 
     @property
     def _now(self) -> int:
-        return self._tap.initialized_at // 1000
+        return self.tap.initialized_at // 1000
 
     def _plan(self, wanted: set[int]) -> None:
         """Projects to visit, as far as known at the first page: for the progress report."""
@@ -179,6 +183,11 @@ class ParentStream(RocketlaneStream):
         for project_id in sorted(deleted):
             self.found_deleted([project_id], {"projectId": project_id})
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
+    @override
+    def get_child_context(
+        self,
+        record: dict[str, t.Any],
+        context: Context | None,
+    ) -> dict[str, t.Any]:
         """Children are listed per project."""
         return {"projectId": record[self.id_key]}

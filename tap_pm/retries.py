@@ -47,7 +47,7 @@ RETRIABLE_ERRORS = (
 
 def retry_window(*, factor: float, retries: int) -> float:
     """Seconds the tap keeps retrying one request: as long as the former schedule did."""
-    return factor * (2**retries - 1)
+    return float(factor * (2**retries - 1))
 
 
 def retry_waits(*, factor: float, retries: int) -> Generator[float, t.Any, None]:
@@ -78,7 +78,9 @@ class RetryingStream(t.Protocol):
         """One line about an HTTP answer."""
 
 
-def with_retries(stream: RetryingStream, func: Callable, error: type[Exception]) -> Callable:
+def with_retries(
+    stream: RetryingStream, func: Callable[..., t.Any], error: type[Exception]
+) -> Callable[..., t.Any]:
     """`func` (the stream's request) retried per the policy above.
 
     When retries run out, `error` is raised with one line saying what failed.

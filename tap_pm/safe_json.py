@@ -285,7 +285,9 @@ class Scrub:
         self.keep(kind, path, pattern, as_sent)
         return clean
 
-    def object(self, value: dict[str, t.Any], path: str, pattern: str, depth: int) -> dict:
+    def object(
+        self, value: dict[str, t.Any], path: str, pattern: str, depth: int
+    ) -> dict[str, t.Any]:
         """The object (at level `depth`) with each property made storable.
 
         A property nested too deep is kept whole, as JSON text; one with an odd name leaves.

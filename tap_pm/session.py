@@ -33,6 +33,7 @@ import typing as t
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from typing_extensions import override
 from urllib3.util import parse_url
 
 from tap_pm.errors import mask
@@ -154,7 +155,8 @@ class Session(requests.Session):
             }
         return self._environments[key]
 
-    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:  # noqa: ANN401
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
         """Send, following redirects within the origin, in time, within the size cap."""
         timeout = kwargs.pop("timeout", None)
         kwargs.pop("allow_redirects", None)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from tap_pm.client import RocketlaneStream
 from tap_pm.invoices import InvoiceChildStream, InvoicesParent
 from tap_pm.opt_in import AttachmentsStream, PerValueStream, SourcedStream, WindowedStream
@@ -34,6 +36,7 @@ class ProjectsStream(ParentStream):
         "externalReferenceId", "metrics", "remainingMinutes", "remainingHours",
     )  # fmt: skip
 
+    @override
     def shape_record(self, row: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         """`currency` is always the live object; the spec's bare code is wrapped into it."""
         processed = super().shape_record(row, context)

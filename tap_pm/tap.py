@@ -16,6 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog
 from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -25,11 +26,11 @@ from tap_pm.client import (
     DEFAULT_LOOKBACK_MINUTES,
     DEFAULT_MAX_RESPONSE_MB,
     DEFAULT_REQUEST_TIMEOUT,
-    TapPMError,
     parse_rfc3339,
 )
 from tap_pm.clock import ApiClock
 from tap_pm.errors import (
+    TapPMError,
     mask_secret,
     one_line_errors,
     redact_every_log_record,
@@ -83,6 +84,7 @@ class _DropUnsortedNotice(logging.Filter):
     bookmarks here advance per completed stream or project, so a sync resumes.
     """
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         return "progress is not resumable" not in record.getMessage()
 
@@ -363,6 +365,7 @@ class TapPM(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate the config; problems become one clear line without the key."""
         try:
@@ -409,8 +412,7 @@ class TapPM(Tap):
         register_secret(key)
         stripped = key.strip()
         if stripped != key:
-            register_secret(stripped)
-            self._config["api_key"] = stripped
+            register_secret(stripped)  # the authenticator sends the key stripped
             self.logger.warning(
                 "api_key had whitespace around it (a pasted file's newline?); it was stripped"
             )
@@ -456,7 +458,8 @@ class TapPM(Tap):
 
     # The SDK marks sync_all final, but it has no hook after the last stream; activations
     # must come only then, so this wraps it and still runs the SDK's own.
-    def sync_all(self) -> None:  # type: ignore[misc]
+    @override  # type: ignore[misc]
+    def sync_all(self) -> None:
         """Sync every stream; only then send tombstones and activate complete listings.
 
         A sync that fails or is killed part-way therefore deletes nothing in the warehouse.
@@ -494,6 +497,7 @@ class TapPM(Tap):
         """Rocketlane's clock as its responses tell it, shared by every stream."""
         return ApiClock(self.logger)
 
+    @override
     def setup_mapper(self) -> None:
         """Register stream maps for every stream, deselected ones with their properties.
 
@@ -506,11 +510,13 @@ class TapPM(Tap):
             entry.metadata.root.selected = True
         self.mapper.register_raw_streams_from_catalog(catalog)
 
+    @override
     def discover_streams(self) -> list[RocketlaneStream]:
         """Return the nine Rocketlane streams."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`: check the key and URL with a single request (one page of users)."""
         if value != CliTestOptionValue.All.value:
@@ -526,6 +532,7 @@ class TapPM(Tap):
         ctx.exit()
 
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         """The SDK's command, with `--check-live` (live_check.py)."""
         command = super().get_singer_command()
@@ -533,11 +540,12 @@ class TapPM(Tap):
         return command
 
     @classmethod
+    @override
     def invoke(
         cls,
         *,
         check_live: bool = False,
-        **kwargs: t.Any,  # noqa: ANN401
+        **kwargs: t.Any,
     ) -> None:
         """Sync, or with `--check-live` check the selected streams (`--catalog`) instead.
 

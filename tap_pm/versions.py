@@ -35,7 +35,9 @@ import typing as t
 from datetime import datetime, timezone
 from functools import cached_property
 
-from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+from tap_pm.stream_base import TapPMStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -82,7 +84,7 @@ def ms_text(value: int) -> str:
     return datetime.fromtimestamp(value / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class VersionedStream(RESTStream["str | None"]):
+class VersionedStream(TapPMStream):
     """A stream whose records carry their table's version, activated after a complete listing."""
 
     listing: t.ClassVar[Listing] = Listing.ON_RECONCILE
@@ -92,6 +94,7 @@ class VersionedStream(RESTStream["str | None"]):
     tombstones_children: t.ClassVar[bool] = False
 
     @property
+    @override
     def emit_activate_version_messages(self) -> bool:
         """Never the SDK's way: it activates before listing, so a failed sync would delete."""
         return False
@@ -135,7 +138,7 @@ class VersionedStream(RESTStream["str | None"]):
     @property
     def reconciling(self) -> bool:
         """Whether this sync lists everything in its scope (`reconcile`, or a wider scope)."""
-        return bool(self.config.get("reconcile")) or self._tap.scope_widened  # type: ignore[attr-defined]
+        return bool(self.config.get("reconcile")) or self.tap.scope_widened
 
     def record_scope(self) -> None:
         """The sync succeeded: its listings cover the scope from `scope_start` on."""
@@ -153,7 +156,7 @@ class VersionedStream(RESTStream["str | None"]):
         state = self.stream_state
         versions = [state.get(TABLE_VERSION) or 0]
         versions += [p.get(PARTITION_VERSION) or 0 for p in state.get("partitions") or []]
-        return max(self._tap.initialized_at, max(versions) + 1)
+        return max(self.tap.initialized_at, max(versions) + 1)
 
     @cached_property
     def tombstone_version(self) -> int:
@@ -223,7 +226,7 @@ class VersionedStream(RESTStream["str | None"]):
 
     @property
     def _activations(self) -> dict[str, tuple[VersionedStream, int]]:
-        return self._tap.activations  # type: ignore[attr-defined]
+        return self.tap.activations
 
     def activate(self, version: int) -> None:
         """Tell the target that rows of versions below `version` are gone."""
@@ -261,7 +264,7 @@ class VersionedStream(RESTStream["str | None"]):
         if not pending:
             return
         self._stream_version = self.tombstone_version
-        deleted_at = ms_text(self._tap.initialized_at)
+        deleted_at = ms_text(self.tap.initialized_at)
         for record in pending:
             self._write_record_message({**record, DELETED_AT: deleted_at})
         self.logger.info(
