@@ -16,7 +16,7 @@ ACTIONLINT_VERSION := 1.17.0
 MELTANO_STAMP := $(TOOLS)/meltano/.meltano-$(MELTANO_VERSION)-duckdb-$(DUCKDB_VERSION)
 ACTIONLINT_STAMP := $(TOOLS)/actionlint/.actionlint-$(ACTIONLINT_VERSION)
 
-.PHONY: demo test bench lint install tools clean mutate
+.PHONY: demo test test-fast bench lint install tools clean mutate
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ demo: install $(MELTANO_STAMP)
 # lists the lines no test reaches, and the run fails below the floor (pyproject.toml).
 test: install tools
 	$(VENV)/bin/python -m pytest --cov --cov-report=term-missing
+
+# The unit layer only (tests/conftest.py: no tap process, no warehouse): well under a minute.
+test-fast: install
+	$(VENV)/bin/python -m pytest -m unit
 
 # Mutation testing (mutmut) of the modules where a silent mistake loses data, against the
 # in-process tests listed in pyproject.toml ([tool.mutmut]). Prints the share of mutants

@@ -345,3 +345,57 @@ def opt_in_ids(emu: Emulator, stream: str) -> set:
     if stream == "resource-allocations":
         return {allocation_key(r) for r in emu.truth(stream)}
     return emu.ids(stream)
+
+
+# ----------------------------------------------------------------------------- test layers
+# Three layers, marked on every test at collection (pyproject.toml registers them):
+# - `unit`: in this process only: no tap, Meltano or dbt process, no warehouse;
+# - `e2e`: runs the tap's CLI (`run_tap`, `discover`, a subprocess), against the emulator or
+#   small loopback servers;
+# - `warehouse`: loads a warehouse or builds the dbt models (Meltano, dbt, a target).
+# A test is e2e when its code, a helper it calls or a fixture it uses reaches one of
+# `E2E_NAMES`; the warehouse layer is its files'. `make test-fast` runs the unit layer.
+E2E_NAMES = frozenset({"run_tap", "discover", "subprocess", "TAP", "full_sync"})
+WAREHOUSE_FILES = frozenset({
+    "test_dbt.py", "test_dbt_history.py", "test_dbt_package.py", "test_demo.py",
+    "test_demo_models.py", "test_drift_loads.py", "test_hostile_loads.py", "test_meltano.py",
+    "test_snowflake.py", "test_target_jsonl.py", "test_report.py", "test_loads.py",
+})  # fmt: skip
+
+
+def _reaches(function: Any, names: frozenset[str], seen: set[int]) -> bool:
+    """Whether `function`, or a function of its module it calls, names one of `names`."""
+    code = getattr(function, "__code__", None)
+    if code is None or id(code) in seen:
+        return False
+    seen.add(id(code))
+    codes = [code]
+    while codes:  # nested functions and comprehensions have code objects of their own
+        current = codes.pop()
+        if names & set(current.co_names):
+            return True
+        codes += [c for c in current.co_consts if hasattr(c, "co_names")]
+        for name in current.co_names:
+            called = function.__globals__.get(name)
+            if callable(called) and _reaches(called, names, seen):
+                return True
+    return False
+
+
+def layer_of(item: pytest.Function) -> str:
+    if Path(str(item.fspath)).name in WAREHOUSE_FILES:
+        return "warehouse"
+    if E2E_NAMES & set(item.fixturenames):
+        return "e2e"
+    seen: set[int] = set()
+    functions = [item.function]
+    for name in item.fixturenames:
+        for definition in item._fixtureinfo.name2fixturedefs.get(name, ()):  # noqa: SLF001
+            functions.append(definition.func)
+    return "e2e" if any(_reaches(f, E2E_NAMES, seen) for f in functions) else "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function):
+            item.add_marker(layer_of(item))
