@@ -388,10 +388,9 @@ def layer_of(item: pytest.Function) -> str:
     if E2E_NAMES & set(item.fixturenames):
         return "e2e"
     seen: set[int] = set()
+    definitions = item._fixtureinfo.name2fixturedefs  # noqa: SLF001 - pytest has no public one
     functions = [item.function]
-    for name in item.fixturenames:
-        for definition in item._fixtureinfo.name2fixturedefs.get(name, ()):  # noqa: SLF001
-            functions.append(definition.func)
+    functions += [d.func for name in item.fixturenames for d in definitions.get(name, ())]
     return "e2e" if any(_reaches(f, E2E_NAMES, seen) for f in functions) else "unit"
 
 
