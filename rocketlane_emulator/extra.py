@@ -475,7 +475,7 @@ class _Extra:
 
 
 def _who_id(who: Record) -> int:
-    return who.get("userId") or who["placeholderId"]
+    return int(who.get("userId") or who["placeholderId"])
 
 
 def add_opt_in_resources(gen: _Generator, seed: int) -> None:

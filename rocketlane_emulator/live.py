@@ -108,7 +108,7 @@ def _without_nulls(record: Record, nameless: set[int], memo: dict[int, Any]) -> 
     Shared sub-objects stay shared (``memo``); a user in ``nameless`` loses its lastName.
     Only dicts and lists of them are visited: 60k tasks take a few seconds, not a minute.
     """
-    copied = memo.get(id(record))
+    copied: Record | None = memo.get(id(record))
     if copied is not None:
         return copied
     drop_last = record.get("userId") in nameless
@@ -129,8 +129,10 @@ def _without_nulls(record: Record, nameless: set[int], memo: dict[int, Any]) -> 
     return copied
 
 
-def _list_without_nulls(items: list[Record], nameless: set[int], memo: dict[int, Any]) -> list:
-    copied = memo.get(id(items))
+def _list_without_nulls(
+    items: list[Record], nameless: set[int], memo: dict[int, Any]
+) -> list[Record]:
+    copied: list[Record] | None = memo.get(id(items))
     if copied is None:
         copied = memo[id(items)] = [_without_nulls(item, nameless, memo) for item in items]
     return copied
