@@ -3,17 +3,20 @@
 A new field in one resource changes that resource's records and those of the resources that
 read its values (written out by hand below), no other: not their records, not their counts,
 not any id. The check is shown to catch the old design (one random stream for everything).
+What does change, the record counts, the docs quote from one generated page, kept in step here.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 from random import Random
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rocketlane_emulator import ID_KEYS, OPT_IN_ID_KEYS, data
+from rocketlane_emulator import ID_KEYS, OPT_IN_ID_KEYS, counts, data
 from rocketlane_emulator.data import Scale, _Generator
 from rocketlane_emulator.workspace import generate
 
@@ -182,3 +185,36 @@ def test_one_shared_stream_would_fail_the_check(resource: str) -> None:
     assert _changed(before, _generate(_one_stream())) == set()  # still deterministic
     beyond = _changed(before, _generate(_one_stream(resource))) - {resource} - READERS[resource]
     assert {"comments", "conversations", "companies", "invoices"} <= beyond
+
+
+# ------------------------------------------------------------------- the counts the docs quote
+ROOT = Path(__file__).parents[1]
+# A workspace's record count as the README and docs quote it: followed by a link to the page.
+QUOTED = re.compile(r"([\d,]+) records \(\[[^\]]*\]\((?:docs/)?emulator-workspaces\.md\)\)")
+
+
+def test_the_counts_page_is_the_generated_one() -> None:
+    page = ROOT / "docs" / "emulator-workspaces.md"
+    assert page.read_text(encoding="utf-8") == counts.page(), (
+        "the emulator's data changed: run `python -m rocketlane_emulator.counts`"
+    )
+
+
+def test_counts_do_not_depend_on_the_shapes() -> None:
+    live = generate(counts.SEED, Scale.default())
+    assert {name: len(records) for name, records in live.items()} == counts.counts(Scale.default())
+
+
+def test_the_counts_the_readme_and_docs_quote_are_the_pages() -> None:
+    per_scale = [counts.counts(scale) for _, scale in counts.SCALES]
+    nine = {sum(c[name] for name in counts.NINE) for c in per_scale}
+    totals = nine | {sum(c.values()) for c in per_scale}
+    quoted = {
+        (page.name, int(number.replace(",", "")))
+        for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+        for number in QUOTED.findall(page.read_text(encoding="utf-8"))
+    }
+    large = counts.counts(Scale.large())
+    # The README quotes the benchmark's workspace: the nine streams at the large size.
+    assert ("README.md", sum(large[name] for name in counts.NINE)) in quoted
+    assert {number for _, number in quoted} <= totals, quoted
