@@ -330,9 +330,9 @@ class _Generator:
     """Builds all nine resources; one method per resource, called in dependency order.
 
     Each resource draws from generators of its own (:meth:`stream`): its ids, its timestamps
-    and its other values apart, so a new field in one resource leaves every other resource's
-    records as they were, and a new field anywhere leaves every id (what references hold) as
-    it was. A resource that needs another's records reads them once they are built.
+    and its other values apart, so a new field in one resource changes no resource but those
+    that read its values, and no id (what references hold). A resource that needs another's
+    records reads them once they are built.
     """
 
     def __init__(self, seed: int, scale: Scale, id_offset: int = 0) -> None:
