@@ -8,7 +8,12 @@ What does change, the record counts, the docs quote from one generated page, kep
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from random import Random
@@ -108,10 +113,26 @@ def asked() -> Counter[str]:
     return names
 
 
+def _digest_elsewhere(hash_seed: str) -> str:
+    """The small workspace's digest, generated in a process with its own str hash salt."""
+    code = (
+        "import hashlib, json; from rocketlane_emulator import Scale, generate; "
+        "print(hashlib.sha256(json.dumps(generate(1, Scale.small()), sort_keys=True)"
+        ".encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return proc.stdout.strip()
+
+
 def test_streams_are_stable_across_processes() -> None:
-    # A text seed goes through SHA-512, not the per-process salted hash(): these are fixed.
-    assert data.stream_of(1, "tasks").random() == Random("1:tasks").random()
+    # A text seed goes through SHA-512, not hash(), which is salted per process.
     assert data.stream_of(1, "tasks").random() == 0.343648735307014
+    here = generate(1, Scale.small())
+    digest = hashlib.sha256(json.dumps(here, sort_keys=True).encode()).hexdigest()
+    assert _digest_elsewhere("1") == _digest_elsewhere("2") == digest
 
 
 def test_each_generator_is_asked_for_once_and_belongs_to_a_resource(
