@@ -2,8 +2,10 @@
 
 The generator here builds the nine resources' records in their *full* shape (all optional
 properties and the custom ``fields`` array); the server projects records down
-to what a request asked for.  Everything is derived from one
-``random.Random(seed)``, so a seed and a :class:`Scale` always give the same data.
+to what a request asked for.  Each resource draws from random generators of its own, seeded
+from (seed, resource) (:func:`stream_of`), so a seed and a :class:`Scale` always give the same
+data, and a change to one resource's draws changes only it and the resources that read its
+values (tests/test_emulator_locality.py lists them).
 
 Memory matters at large scale (60k tasks), so small immutable-by-convention
 sub-objects (user references, statuses, custom-field entries, long HTML
@@ -25,7 +27,7 @@ from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 Record = dict[str, Any]
 _T = TypeVar("_T")
@@ -271,6 +273,14 @@ def _ascii_slug(text: str) -> str:
     return "".join(ch for ch in slug if ch.isalnum()) or "user"
 
 
+def _dependencies(rng: Random, siblings: list[Record]) -> list[Record]:
+    random = rng.random
+    if len(siblings) < 2 or random() >= 0.3:
+        return []
+    first, second = _pick(rng, siblings), _pick(rng, siblings)
+    return [first, second] if second is not first and random() < 0.5 else [first]
+
+
 def _long_html(rng: Random, target_chars: int) -> str:
     """An HTML document of roughly ``target_chars`` characters."""
     parts = ["<h1>Implementation plan 📋</h1>"]
@@ -290,11 +300,43 @@ def _long_html(rng: Random, target_chars: int) -> str:
     return "".join(parts)
 
 
+def stream_of(seed: int, name: str) -> Random:
+    """The random generator of one part of the workspace (``name``), seeded from (seed, name).
+
+    A text seed goes through SHA-512 (``random.seed`` version 2), so it is the same on every
+    run and platform, unlike ``hash()`` of a text, which is salted per process.
+    """
+    return Random(f"{seed}:{name}")
+
+
+def _pick(rng: Random, seq: Sequence[_T]) -> _T:
+    # rng.choice is ~3x slower; this matters for 100k records.
+    return seq[int(rng.random() * len(seq))]
+
+
+def _sample(rng: Random, seq: Sequence[_T], low: int, high: int) -> list[_T]:
+    return rng.sample(seq, min(len(seq), rng.randint(low, high)))
+
+
+def _choice_value(rng: Random, fdef: Record, low: int, high: int) -> tuple[Any, str]:
+    options = sorted(_sample(rng, fdef["fieldOptions"], low, high), key=lambda o: o["optionValue"])
+    label = ", ".join(o["optionLabel"] for o in options)
+    if fdef["fieldType"] == "SINGLE_CHOICE":
+        return options[0]["optionValue"], label
+    return [o["optionValue"] for o in options], label
+
+
 class _Generator:
-    """Builds all nine resources; one method per resource, called in dependency order."""
+    """Builds all nine resources; one method per resource, called in dependency order.
+
+    Each resource draws from generators of its own (:meth:`stream`): its ids, its timestamps
+    and its other values apart, so a new field in one resource changes no resource but those
+    that read its values, and no id (what references hold). A resource that needs another's
+    records reads them once they are built.
+    """
 
     def __init__(self, seed: int, scale: Scale, id_offset: int = 0) -> None:
-        self.rng = Random(seed)
+        self.seed = seed
         self.scale = scale
         #: Added to every natural id: 0 for the spec's shapes, 13-digit ids for the live ones.
         self.id_offset = id_offset
@@ -306,22 +348,22 @@ class _Generator:
         self._entry_cache: dict[tuple[int, str], Record] = {}
         self._entry_pools: dict[str, list[list[Record]]] = {}
         self.field_defs: dict[str, list[Record]] = {"PROJECT": [], "TASK": [], "USER": []}
-        self.long_descriptions = [
-            _long_html(self.rng, size) for size in (5_000, 8_000, 12_000, 16_000, 20_000)
-        ]
         self.short_descriptions = [
             f"<p>{p}</p>" if i % 3 else f"<p>{p}</p><ul><li>{q}</li></ul>"
             for i, (p, q) in enumerate(zip(PHRASES, reversed(PHRASES), strict=True))
         ]
 
     # ----------------------------------------------------------------- helpers
-    def _pick(self, seq: Sequence[_T]) -> _T:
-        # rng.choice is ~3x slower; this matters for 100k records.
-        return seq[int(self.rng.random() * len(seq))]
+    def stream(self, name: str) -> Random:
+        """A new generator for ``name``: a resource ("tasks") or one part of it ("tasks:ids").
+
+        Each name is asked for once per workspace, so its draws depend on nothing else.
+        """
+        return stream_of(self.seed, name)
 
     def _ids(self, resource: str, n: int) -> list[int]:
         """Ascending ids with small random gaps (clients must not assume contiguity)."""
-        random = self.rng.random
+        random = self.stream(f"{resource}:ids").random
         current = ID_BASES[resource] + self.id_offset
         ids = []
         for _ in range(n):
@@ -329,20 +371,21 @@ class _Generator:
             ids.append(current)
         return ids
 
-    def _timestamps(self, n: int) -> list[tuple[int, int]]:
+    def _timestamps(self, resource: str, n: int) -> list[tuple[int, int]]:
         """(createdAt, updatedAt) pairs; createdAt ascends with the id like a real system."""
-        random = self.rng.random
+        random = self.stream(f"{resource}:timestamps").random
         span = END_MS - _DAY_MS - START_MS
         created = sorted(START_MS + int(random() * span) for _ in range(n))
         # Most records are edited soon after creation, a few much later.
         return [(c, c + int((END_MS - c) * random() ** 3)) for c in created]
 
-    def _share_updated_at(self, records: list[Record]) -> None:
+    def _share_updated_at(self, resource: str) -> None:
         """Make several records share one updatedAt millisecond, including the maximum.
 
         Values only move forward, so updatedAt >= createdAt/submittedAt/... still holds.
         """
-        rng = self.rng
+        records = self.out[resource]
+        rng = self.stream(f"{resource}:updated")
         n = len(records)
         if n < 4:
             return
@@ -362,13 +405,9 @@ class _Generator:
     def _date(day: int) -> str:
         return _ISO_DATES[max(0, min(day, len(_ISO_DATES) - 1))]
 
-    def _sample(self, seq: Sequence[_T], low: int, high: int) -> list[_T]:
-        return self.rng.sample(seq, min(len(seq), self.rng.randint(low, high)))
-
     # ------------------------------------------------------------ custom fields
-    def _field_value(self, fdef: Record, mode: str) -> tuple[Any, str | None]:
+    def _field_value(self, rng: Random, fdef: Record, mode: str) -> tuple[Any, str | None]:
         """(fieldValue, fieldValueLabel) for one custom field definition."""
-        rng = self.rng
         ftype = fdef["fieldType"]
         if mode == "null" or (mode == "random" and rng.random() < 0.1):
             return None, None
@@ -380,39 +419,30 @@ class _Generator:
                 number = rng.randrange(0, 50_000)
             return _labelled(number)
         makers: dict[str, Callable[[], tuple[Any, str | None]]] = {
-            "TEXT": lambda: _twice(self._pick(PHRASES)),
-            "MULTI_LINE_TEXT": lambda: _twice(f"{self._pick(PHRASES)}\nline 2\n第三行"),
-            "NOTE": lambda: _twice(f"<p>{self._pick(PHRASES)}</p>"),
+            "TEXT": lambda: _twice(_pick(rng, PHRASES)),
+            "MULTI_LINE_TEXT": lambda: _twice(f"{_pick(rng, PHRASES)}\nline 2\n第三行"),
+            "NOTE": lambda: _twice(f"<p>{_pick(rng, PHRASES)}</p>"),
             "DATE": lambda: _twice(self._date(rng.randrange(_DAYS))),
             "YES_OR_NO": lambda: _yes_no(rng.random() < 0.5),
             "RATING": lambda: _labelled(rng.randint(1, 5)),
-            "SINGLE_CHOICE": lambda: self._choice_value(fdef, 1, 1),
-            "MULTIPLE_CHOICE": lambda: self._choice_value(fdef, 1, 3),
-            "SINGLE_USER": self._user_value,
-            "MULTIPLE_USER": self._users_value,
+            "SINGLE_CHOICE": lambda: _choice_value(rng, fdef, 1, 1),
+            "MULTIPLE_CHOICE": lambda: _choice_value(rng, fdef, 1, 3),
+            "SINGLE_USER": lambda: self._user_value(rng),
+            "MULTIPLE_USER": lambda: self._users_value(rng),
         }
         return makers[ftype]()
 
-    def _choice_value(self, fdef: Record, low: int, high: int) -> tuple[Any, str]:
-        options = sorted(
-            self._sample(fdef["fieldOptions"], low, high), key=lambda o: o["optionValue"]
-        )
-        label = ", ".join(o["optionLabel"] for o in options)
-        if fdef["fieldType"] == "SINGLE_CHOICE":
-            return options[0]["optionValue"], label
-        return [o["optionValue"] for o in options], label
-
-    def _user_value(self) -> tuple[Record, str]:
-        user = self._pick(self.user_refs)
+    def _user_value(self, rng: Random) -> tuple[Record, str]:
+        user = _pick(rng, self.user_refs)
         return user, _user_name(user)
 
-    def _users_value(self) -> tuple[list[str], str]:
-        users = self._sample(self.user_refs, 1, 3)
+    def _users_value(self, rng: Random) -> tuple[list[str], str]:
+        users = _sample(rng, self.user_refs, 1, 3)
         return [u["emailId"] for u in users], ", ".join(_user_name(u) for u in users)
 
-    def _field_entry(self, fdef: Record, mode: str) -> Record:
+    def _field_entry(self, rng: Random, fdef: Record, mode: str) -> Record:
         """One ``fields`` array item; equal items are one shared object."""
-        value, label = self._field_value(fdef, mode)
+        value, label = self._field_value(rng, fdef, mode)
         if fdef["objectType"] == "USER" and value is not None:
             value = label  # the spec types users' fieldValue as a string
         key = (fdef["fieldId"], repr(value))  # repr tells 1, 1.0 and True apart
@@ -426,27 +456,35 @@ class _Generator:
             }
         return entry
 
-    def _custom_fields(self, object_type: str, index: int) -> list[Record]:
-        """Custom field values; the first two records of a resource show every JSON type."""
+    def _custom_fields(self, rng: Random, object_type: str, index: int) -> list[Record]:
+        """Custom field values drawn with ``rng`` (the record's resource's); the first two
+        records of a resource show every JSON type."""
         defs = self.field_defs[object_type]
         if index == 0:
-            return [self._field_entry(d, "float") for d in defs]
+            return [self._field_entry(rng, d, "float") for d in defs]
         if index == 1:
-            return [self._field_entry(d, "int" if i else "null") for i, d in enumerate(defs)]
+            return [self._field_entry(rng, d, "int" if i else "null") for i, d in enumerate(defs)]
         pools = self._entry_pools.get(object_type)
         if pools is None:
-            # Drawing from a fixed pool per field keeps 100k-record generation fast.
-            pools = [[self._field_entry(d, "random") for _ in range(_POOL)] for d in defs]
+            # Drawing from a fixed pool per field keeps 100k-record generation fast. The pool
+            # has a generator of its own: tasks and time entries share the TASK one, whichever
+            # builds it first.
+            own = self.stream(f"custom-fields:{object_type}")
+            pools = [[self._field_entry(own, d, "random") for _ in range(_POOL)] for d in defs]
             self._entry_pools[object_type] = pools
-        random = self.rng.random
+        random = rng.random
         if random() < 0.05:
             return []
         return [pool[int(random() * _POOL)] for pool in pools if random() < 0.85]
 
     # --------------------------------------------------------------- resources
     def users(self) -> None:
-        """User identities; full records come later (they need USER custom fields)."""
-        rng, n = self.rng, self.scale.users
+        """User identities; full records come later (they need USER custom fields).
+
+        Identities (names, types) have a generator of their own: every resource refers to
+        users, so a new property of a user record must not rename anyone.
+        """
+        rng, n = self.stream("users:identities"), self.scale.users
         # Guarantee every user type; the first user is the workspace admin.
         kinds = ("TEAM_MEMBER", "CUSTOMER", "PARTNER", "EXTERNAL_PARTNER")
         self.user_types = [
@@ -466,12 +504,12 @@ class _Generator:
         self.customer_refs = [r for r, t in typed if t == "CUSTOMER"]
 
     def fields(self) -> None:
-        rng = self.rng
+        rng = self.stream("fields")
         records = []
         rows = zip(
             FIELD_LAYOUT,
             self._ids("fields", len(FIELD_LAYOUT)),
-            self._timestamps(len(FIELD_LAYOUT)),
+            self._timestamps("fields", len(FIELD_LAYOUT)),
             strict=True,
         )
         for i, ((ftype, object_type, label), fid, (created, updated)) in enumerate(rows):
@@ -502,8 +540,8 @@ class _Generator:
             }
             records.append(record)
             self.field_defs[object_type].append(record)
-        self._share_updated_at(records)
         self.out["fields"] = records
+        self._share_updated_at("fields")
 
     def _user_company(self, index: int, utype: str) -> Record | None:
         if utype == "CUSTOMER":
@@ -522,9 +560,9 @@ class _Generator:
 
     def user_records(self) -> None:
         """Full user records (needs USER field definitions, hence after :meth:`fields`)."""
-        rng = self.rng
+        rng = self.stream("users")
         records = []
-        timestamps = self._timestamps(len(self.user_refs))
+        timestamps = self._timestamps("users", len(self.user_refs))
         rows = zip(self.user_refs, self.user_types, timestamps, strict=True)
         for i, (ref, utype, (created, updated)) in enumerate(rows):
             customer = utype == "CUSTOMER"
@@ -543,7 +581,7 @@ class _Generator:
                     "role": None if customer else _pair(("roleId", "roleName"), rng.choice(ROLES)),
                     "company": self._user_company(i, utype),
                     "permission": _pair(("permissionId", "permissionName"), permission),
-                    "fields": self._custom_fields("USER", i),
+                    "fields": self._custom_fields(rng, "USER", i),
                     "capacityInMinutes": None if customer else rng.choice((1200, 1800, 2400)),
                     "holidayCalendar": calendar and _pair(("calenderId", "calenderName"), calendar),
                     "profilePictureUrl": f"https://avatars.example/{ref['userId']}.png"
@@ -555,11 +593,11 @@ class _Generator:
                     "updatedBy": None if admin else rng.choice(self.team_refs),
                 }
             )
-        self._share_updated_at(records)
         self.out["users"] = records
+        self._share_updated_at("users")
 
     def projects(self) -> None:
-        rng, sc = self.rng, self.scale
+        rng, sc = self.stream("projects"), self.scale
         n = sc.projects
         self.empty_index = 1 if sc.empty_project and n > 1 else None
         self.big_index = n // 2 if sc.big_project and n > 2 else None
@@ -568,22 +606,22 @@ class _Generator:
         self.project_refs: list[Record] = []
         self.project_start_days: list[int] = []
         records = []
-        rows = zip(self._ids("projects", n), self._timestamps(n), strict=True)
+        rows = zip(self._ids("projects", n), self._timestamps("projects", n), strict=True)
         for i, (pid, (created, updated)) in enumerate(rows):
             name = f"{PROJECT_NAMES[i % len(PROJECT_NAMES)]} #{i + 1}"
             self.project_refs.append({"projectId": pid, "projectName": name})
             start = rng.randrange(_DAYS - 60)
             self.project_start_days.append(start)
             record = {"projectId": pid, "projectName": name}
-            record.update(self._project_body(i, start, created, updated))
+            record.update(self._project_body(rng, i, start, (created, updated)))
             record["archived"] = i in archived
             records.append(record)
-        self._share_updated_at(records)
         self.out["projects"] = records
+        self._share_updated_at("projects")
 
-    def _project_body(self, index: int, start: int, created: int, updated: int) -> Record:
+    def _project_body(self, rng: Random, index: int, start: int, stamps: tuple[int, int]) -> Record:
         """Every project property but id, name and archived, in the spec's order."""
-        rng, team = self.rng, self.team_refs
+        team, (created, updated) = self.team_refs, stamps
         duration = rng.randint(20, 240)
         has_due = rng.random() > 0.1
         # Most of a services firm's projects are running; few are on hold or cancelled.
@@ -608,7 +646,7 @@ class _Generator:
             }
             for k in sorted(rng.sample(range(len(PARTNER_COMPANIES)), rng.randint(0, 2)))
         ]
-        champion = self._pick(self.customer_refs) if self.customer_refs else None
+        champion = _pick(rng, self.customer_refs) if self.customer_refs else None
         return {
             "startDate": self._date(start),
             "dueDate": self._date(start + duration) if has_due else None,
@@ -616,12 +654,12 @@ class _Generator:
             "updatedAt": updated,
             "owner": rng.choice(team),
             "teamMembers": {
-                "members": self._sample(team, 1, 4),
-                "customers": self._sample(self.customer_refs, 0, 3),
+                "members": _sample(rng, team, 1, 4),
+                "customers": _sample(rng, self.customer_refs, 0, 3),
                 "customerChampion": champion if rng.random() < 0.6 else None,
             },
             "status": _pair(("value", "label"), status),
-            "fields": self._custom_fields("PROJECT", index),
+            "fields": self._custom_fields(rng, "PROJECT", index),
             "customer": customer if rng.random() < 0.9 else None,
             "partnerCompanies": partners,
             "archived": False,
@@ -629,7 +667,7 @@ class _Generator:
             "createdBy": rng.choice(team),
             "updatedBy": rng.choice(team),
             "currency": rng.choice(CURRENCIES),
-            "financials": self._financials(contract, start),
+            "financials": self._financials(rng, contract, start),
             "startDateActual": self._date(start + rng.randint(0, 10)) if started else None,
             "dueDateActual": self._date(start + duration + rng.randint(-10, 30)) if done else None,
             "annualizedRecurringRevenue": rng.randrange(500_000) if rng.random() < 0.7 else None,
@@ -657,7 +695,7 @@ class _Generator:
                     "templateId": template_id,
                     "templateName": template_name,
                 }
-                for template_id, template_name in self._sample(PROJECT_TEMPLATES, 0, 2)
+                for template_id, template_name in _sample(rng, PROJECT_TEMPLATES, 0, 2)
             ],
             "plannedDurationInDays": duration if has_due else None,
             "inferredProgress": rng.choice(("ON_TRACK", "AHEAD_OF_TIME", "RUNNING_LATE", "NONE")),
@@ -667,9 +705,7 @@ class _Generator:
             "externalReferenceId": f"pr_{8000 + index}" if rng.random() < 0.6 else None,
         }
 
-    def _financials(self, contract: str, start: int) -> Record:
-        rng = self.rng
-
+    def _financials(self, rng: Random, contract: str, start: int) -> Record:
         def money(low: int, high: int) -> float:
             return round(rng.uniform(low, high), 2)
 
@@ -698,51 +734,71 @@ class _Generator:
             "metrics": {key: money(-5_000, 250_000) for key in FINANCIAL_METRICS},
         }
 
-    def _child_counts(self, index: int) -> tuple[int, int, int]:
-        sc, rng = self.scale, self.rng
-        if index == self.empty_index:
-            return 0, 0, 0
-        if index == self.big_index and sc.big_project:
-            return sc.big_project
-
-        def jitter(k: int) -> int:
-            return max(1, k + rng.randint(-1, 1)) if k else 0
-
-        return (
-            jitter(sc.phases_per_project),
-            jitter(sc.spaces_per_project),
-            jitter(sc.documents_per_project),
-        )
+    def _child_counts(self, rng: Random, kind: int, usual: int) -> list[int]:
+        """How many children of one kind (0 phases, 1 spaces, 2 documents) each project has:
+        ``usual`` ±1, none in the empty project, the big project's share in the big one."""
+        sc, counts = self.scale, []
+        for index in range(len(self.project_refs)):
+            if index == self.empty_index:
+                counts.append(0)
+            elif index == self.big_index and sc.big_project:
+                counts.append(sc.big_project[kind])
+            else:
+                counts.append(max(1, usual + rng.randint(-1, 1)) if usual else 0)
+        return counts
 
     def project_children(self) -> None:
-        """Phases, spaces and space documents; ids ascend across projects."""
-        counts = [self._child_counts(i) for i in range(len(self.project_refs))]
-        totals = [sum(c[k] for c in counts) for k in range(3)]
-        self._phase_rows = iter(
-            zip(self._ids("phases", totals[0]), self._timestamps(totals[0]), strict=True)
-        )
-        self._space_rows = iter(
-            zip(self._ids("spaces", totals[1]), self._timestamps(totals[1]), strict=True)
-        )
-        self._doc_rows = iter(
-            zip(self._ids("space-documents", totals[2]), self._timestamps(totals[2]), strict=True)
-        )
-        self.out["phases"], self.out["spaces"], self.out["space-documents"] = [], [], []
-        self.phase_refs: list[list[Record]] = []
-        projects = zip(self.out["projects"], self.project_start_days, counts, strict=True)
-        for project, start, (n_phases, n_spaces, n_docs) in projects:
-            self.phase_refs.append(self._phases(project, start, n_phases))
-            space_refs = self._spaces(project, n_spaces)
-            self._documents(space_refs, n_docs if space_refs else 0)
+        """Phases, spaces and space documents, one kind after the other, each with generators
+        of its own; ids ascend across projects. Documents go in the spaces just built."""
+        sc, projects = self.scale, self.out["projects"]
+        starts = self.project_start_days
+        rng = self.stream("phases")
+        counts = self._child_counts(rng, 0, sc.phases_per_project)
+        rows = self._rows("phases", sum(counts))
+        self.out["phases"] = []
+        self.phase_refs: list[list[Record]] = [
+            self._phases(rng, rows, project, start, n)
+            for project, start, n in zip(projects, starts, counts, strict=True)
+        ]
+        rng = self.stream("spaces")
+        counts = self._child_counts(rng, 1, sc.spaces_per_project)
+        rows = self._rows("spaces", sum(counts))
+        self.out["spaces"] = []
+        space_refs = [
+            self._spaces(rng, rows, project, n) for project, n in zip(projects, counts, strict=True)
+        ]
+        rng = self.stream("space-documents")
+        # A project without a space has no document.
+        counts = [
+            n if spaces else 0
+            for n, spaces in zip(
+                self._child_counts(rng, 2, sc.documents_per_project), space_refs, strict=True
+            )
+        ]
+        rows = self._rows("space-documents", sum(counts))
+        self.out["space-documents"] = []
+        for spaces, n in zip(space_refs, counts, strict=True):
+            self._documents(rng, rows, spaces, n)
         for name in ("phases", "spaces", "space-documents"):
-            self._share_updated_at(self.out[name])
+            self._share_updated_at(name)
 
-    def _phases(self, project: Record, start: int, count: int) -> list[Record]:
-        rng, team = self.rng, self.team_refs
+    def _rows(self, resource: str, n: int) -> Iterator[tuple[int, tuple[int, int]]]:
+        """(id, (createdAt, updatedAt)) of ``n`` records, for a child list built per project."""
+        return iter(zip(self._ids(resource, n), self._timestamps(resource, n), strict=True))
+
+    def _phases(
+        self,
+        rng: Random,
+        rows: Iterator[tuple[int, tuple[int, int]]],
+        project: Record,
+        start: int,
+        count: int,
+    ) -> list[Record]:
+        team = self.team_refs
         project_ref = {"projectId": project["projectId"], "projectName": project["projectName"]}
         refs = []
         for k in range(count):
-            phase_id, (created, updated) = next(self._phase_rows)
+            phase_id, (created, updated) = next(rows)
             status = rng.choice(PHASE_STATUSES)
             begin = start + 2 * k
             ref = {"phaseId": phase_id, "phaseName": f"{rng.choice(PHRASES)} · {k + 1}"}
@@ -772,12 +828,18 @@ class _Generator:
                 project["currentPhases"].append(ref)
         return refs
 
-    def _spaces(self, project: Record, count: int) -> list[Record]:
-        rng, team = self.rng, self.team_refs
+    def _spaces(
+        self,
+        rng: Random,
+        rows: Iterator[tuple[int, tuple[int, int]]],
+        project: Record,
+        count: int,
+    ) -> list[Record]:
+        team = self.team_refs
         project_ref = {"projectId": project["projectId"], "projectName": project["projectName"]}
         refs = []
         for k in range(count):
-            space_id, (created, updated) = next(self._space_rows)
+            space_id, (created, updated) = next(rows)
             kind = rng.choice(("Shared space", "Internal 🔒", "Espace client", "共有スペース"))
             ref = {"spaceId": space_id, "spaceName": f"{kind} {k + 1}"}
             refs.append(ref)
@@ -795,10 +857,16 @@ class _Generator:
             )
         return refs
 
-    def _documents(self, space_refs: list[Record], count: int) -> None:
-        rng, team = self.rng, self.team_refs
+    def _documents(
+        self,
+        rng: Random,
+        rows: Iterator[tuple[int, tuple[int, int]]],
+        space_refs: list[Record],
+        count: int,
+    ) -> None:
+        team = self.team_refs
         for k in range(count):
-            doc_id, (created, updated) = next(self._doc_rows)
+            doc_id, (created, updated) = next(rows)
             embedded = rng.random() < 0.4
             template = rng.choice(DOC_TEMPLATES) if not embedded and rng.random() < 0.5 else None
             # Every space gets a document before any space gets a second one.
@@ -820,8 +888,12 @@ class _Generator:
             )
 
     def tasks(self) -> None:
-        rng = self.rng
-        random, pick = rng.random, self._pick
+        rng = self.stream("tasks")
+        random = rng.random
+
+        def pick(seq: Sequence[_T]) -> _T:
+            return _pick(rng, seq)
+
         n_projects = len(self.project_refs)
         statuses = [_pair(("value", "label"), s) for s in TASK_STATUSES]
         priorities = [_pair(("value", "label"), p) for p in PRIORITIES]
@@ -834,6 +906,9 @@ class _Generator:
                 "role": {"roleId": role, "roleName": dict(ROLES)[role]},
             }
             for pid, name, role in PLACEHOLDERS
+        ]
+        long_descriptions = [
+            _long_html(rng, size) for size in (5_000, 8_000, 12_000, 16_000, 20_000)
         ]
         assignable = self.team_refs + self.customer_refs
         # Member lists come from shared pools: cheap to build and to keep in memory.
@@ -852,7 +927,9 @@ class _Generator:
         self.task_meta: dict[int, tuple[str, Record | None]] = {}
         team, dates, records = self.team_refs, _ISO_DATES, []
         rows = zip(
-            self._ids("tasks", self.scale.tasks), self._timestamps(self.scale.tasks), strict=True
+            self._ids("tasks", self.scale.tasks),
+            self._timestamps("tasks", self.scale.tasks),
+            strict=True,
         )
         for i, (task_id, (created, updated)) in enumerate(rows):
             p = int(random() * n_projects)
@@ -867,7 +944,7 @@ class _Generator:
             record: Record = {
                 "taskId": task_id,
                 "taskName": name,
-                "taskDescription": self._task_description(),
+                "taskDescription": self._task_description(rng, long_descriptions),
                 "startDate": dates[start] if random() > 0.15 else None,
                 "dueDate": dates[start + 1 + int(random() * 45)] if random() > 0.2 else None,
                 "archived": random() < 0.1,
@@ -880,7 +957,7 @@ class _Generator:
                 "updatedBy": pick(team),
                 "project": self.project_refs[p],
                 "status": status,
-                "fields": self._custom_fields("TASK", i),
+                "fields": self._custom_fields(rng, "TASK", i),
                 "startDateActual": dates[start + int(random() * 3)]
                 if state in (IN_PROGRESS, COMPLETED)
                 else None,
@@ -891,7 +968,7 @@ class _Generator:
                 "phase": phase,
                 "assignees": pick(assignee_pool),
                 "followers": pick(follower_pool),
-                "dependencies": self._dependencies(siblings),
+                "dependencies": _dependencies(rng, siblings),
                 "parent": pick(siblings) if siblings and random() < 0.25 else None,
                 "externalReferenceId": f"task_{8000 + i}" if random() < 0.3 else None,
                 "billable": random() < 0.7,
@@ -906,23 +983,16 @@ class _Generator:
             # Lite reference used by later tasks' parent/dependencies and by time entries.
             siblings.append({"taskId": task_id, "taskName": name})
             self.task_meta[task_id] = (record["type"], phase)
-        self._share_updated_at(records)
         self.out["tasks"] = records
+        self._share_updated_at("tasks")
 
-    def _task_description(self) -> str | None:
-        roll = self.rng.random()
+    def _task_description(self, rng: Random, long_descriptions: list[str]) -> str | None:
+        roll = rng.random()
         if roll < 0.03:
-            return self._pick(self.long_descriptions)  # 5-20 KB of HTML
+            return _pick(rng, long_descriptions)  # 5-20 KB of HTML
         if roll < 0.13:
             return None
-        return self._pick(self.short_descriptions)
-
-    def _dependencies(self, siblings: list[Record]) -> list[Record]:
-        random = self.rng.random
-        if len(siblings) < 2 or random() >= 0.3:
-            return []
-        first, second = self._pick(siblings), self._pick(siblings)
-        return [first, second] if second is not first and random() < 0.5 else [first]
+        return _pick(rng, self.short_descriptions)
 
     # ------------------------------------------------------------ time logged
     def loggers(self) -> list[tuple[Record, int]]:
@@ -973,7 +1043,7 @@ class _Generator:
         window may be partly logged. Each person keeps a habit between 60% and 90% of the
         capacity left after time off (a few below or above), on one to three projects that
         change every few weeks."""
-        rng = self.rng
+        rng = self.stream("time-entries:days")
         random = rng.random
         people = self.loggers()
         off = self._time_off_by_day()
@@ -1017,8 +1087,15 @@ class _Generator:
         return drafts[len(drafts) - budget :] if len(drafts) > budget else drafts
 
     def time_entries(self) -> None:
-        rng = self.rng
-        random, pick = rng.random, self._pick
+        # The days logged come first, from a generator of their own: the hours a person
+        # logs stay as they are whatever a time entry's other properties draw.
+        drafts = self._logged_days()
+        rng = self.stream("time-entries")
+        random = rng.random
+
+        def pick(seq: Sequence[_T]) -> _T:
+            return _pick(rng, seq)
+
         categories = [_pair(("categoryId", "categoryName"), c) for c in CATEGORIES]
         # A person's cost rate and a project's bill rate, in the project's currency.
         cost_rates = {user["userId"]: rng.choice((40, 55.5, 80)) for user, _ in self.loggers()}
@@ -1029,11 +1106,15 @@ class _Generator:
         ]
         contracts = [project["financials"]["contractType"] for project in self.out["projects"]]
         team, records = self.team_refs, []
-        drafts = self._logged_days()
         count = len(drafts)
-        rows = zip(self._ids("time-entries", count), self._timestamps(count), drafts, strict=True)
+        rows = zip(
+            self._ids("time-entries", count),
+            self._timestamps("time-entries", count),
+            drafts,
+            strict=True,
+        )
         for i, (entry_id, (created, updated), (day, user, minutes, p, deleted)) in enumerate(rows):
-            task, phase, source, activity = self._time_entry_source(p)
+            task, phase, source, activity = self._time_entry_source(rng, p)
             roll = random()
             status = (
                 "NOT_SUBMITTED"
@@ -1080,18 +1161,19 @@ class _Generator:
                     if random() < 0.9
                     else None,
                     "billRate": bill_rates[p] if random() < 0.9 else None,
-                    "fields": self._custom_fields("TASK", i),
+                    "fields": self._custom_fields(rng, "TASK", i),
                 }
             )
-        self._share_updated_at(records)
         self.out["time-entries"] = records
+        self._share_updated_at("time-entries")
         self._project_figures(bill_rates)
 
     def _project_figures(self, bill_rates: list[Record]) -> None:
         """Each project's tracked time, budget and financial metrics, from its time entries:
         budgets burnt in proportion to progress, revenue per contract type, cost at the
-        entries' cost rates, profit and margin that add up."""
-        rng = self.rng
+        entries' cost rates, profit and margin that add up (a generator of their own: they are
+        the projects', drawn once the time entries exist)."""
+        rng = self.stream("projects:figures")
         logged: dict[
             int, list[float]
         ] = {}  # project id -> [minutes, billable minutes, cost, value]
@@ -1164,27 +1246,27 @@ class _Generator:
             }
 
     def _time_entry_source(
-        self, project: int
+        self, rng: Random, project: int
     ) -> tuple[Record | None, Record | None, str, str | None]:
         """(task, phase, sourceType, activityName) of a time entry in ``project``."""
         tasks = self.tasks_by_project[project]
-        if tasks and self.rng.random() < 0.8:
-            task = self._pick(tasks)
+        if tasks and rng.random() < 0.8:
+            task = _pick(rng, tasks)
             task_type, phase = self.task_meta[task["taskId"]]
             return task, phase, "MILESTONE" if task_type == "MILESTONE" else "TASK", None
         sources = ("ADHOC", "PROJECT", "PHASE", "GOOGLE_CALENDAR", "OUTLOOK_CALENDAR")
-        source = self._pick(sources)
+        source = _pick(rng, sources)
         phases = self.phase_refs[project]
-        phase = self._pick(phases) if source == "PHASE" and phases else None
-        activity = None if source in ("PROJECT", "PHASE") else self._pick(PHRASES)
+        phase = _pick(rng, phases) if source == "PHASE" and phases else None
+        activity = None if source in ("PROJECT", "PHASE") else _pick(rng, PHRASES)
         return None, phase, source, activity
 
     def time_offs(self) -> None:
-        rng = self.rng
+        rng = self.stream("time-offs")
         count = self.scale.time_offs
         notes = ("Sick leave.", "Vacances 🏖", "休暇", "חופשה", "Family event")
         records = []
-        rows = zip(self._ids("time-offs", count), self._timestamps(count), strict=True)
+        rows = zip(self._ids("time-offs", count), self._timestamps("time-offs", count), strict=True)
         for i, (time_off_id, (created, _updated)) in enumerate(rows):
             kind = rng.choice(("FULL_DAY", "FULL_DAY", "HALF_DAY", "CUSTOM"))
             start = rng.randrange(_DAYS - 10)
@@ -1201,7 +1283,7 @@ class _Generator:
                     "type": kind,
                     "notifyUsers": {
                         "projectOwners": rng.random() < 0.5,
-                        "others": self._sample(self.team_refs, 0, 2),
+                        "others": _sample(rng, self.team_refs, 0, 2),
                     },
                     "createdAt": created,
                     "createdBy": user if i % 5 else self.user_refs[0],

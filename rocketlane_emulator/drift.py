@@ -63,7 +63,7 @@ KINDS: dict[str, tuple[str, str, str, Any]] = {
 
 def project_of(data: dict[str, list[Record]], record: Record) -> int | None:
     if project := record.get("project"):
-        return project["projectId"]
+        return int(project["projectId"])
     if space := record.get("space"):  # a space document: its space's project
         spaces = {s["spaceId"]: s for s in data["spaces"]}
         return project_of(data, spaces[space["spaceId"]])

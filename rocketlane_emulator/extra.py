@@ -1,13 +1,13 @@
 """Data of the opt-in lists: invoices with their lines and payments, resource allocations,
 time-entry categories, conversations and comments.
 
-Built after the nine resources, from their records (projects, users, tasks), with a random
-generator of its own: the nine come out exactly as before, whatever is added here.
+Built after the nine resources, from their records (projects, users, tasks). Each list draws
+from generators of its own (``_Generator.stream``), so the nine, and each other list, come out
+exactly as before whatever is added to one of them.
 """
 
 from __future__ import annotations
 
-from random import Random
 from typing import TYPE_CHECKING, Any
 
 from .data import (
@@ -31,6 +31,7 @@ from .data import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from random import Random
 
     from .data import _Generator
 
@@ -59,10 +60,8 @@ def _money(value: float) -> float:
 class _Extra:
     """One method per opt-in resource, in dependency order."""
 
-    def __init__(self, gen: _Generator, seed: int) -> None:
+    def __init__(self, gen: _Generator) -> None:
         self.gen = gen
-        # A generator of its own keeps the nine resources' data as it was.
-        self.rng = Random(f"opt-in-{seed}")
         self.scale = gen.scale
         self.out = gen.out
         roles = {u["userId"]: u["role"] for u in gen.out["users"]}
@@ -79,20 +78,21 @@ class _Extra:
     # ----------------------------------------------------------------- helpers
     def _ids(self, resource: str, n: int) -> list[int]:
         """Ascending ids with small random gaps, like the nine resources' ids."""
+        random = self.gen.stream(f"{resource}:ids").random
         current, ids = ID_BASES[resource] + self.gen.id_offset, []
         for _ in range(n):
-            current += 1 + int(self.rng.random() * 3)
+            current += 1 + int(random() * 3)
             ids.append(current)
         return ids
 
-    def _timestamps(self, n: int) -> list[tuple[int, int]]:
+    def _timestamps(self, resource: str, n: int) -> list[tuple[int, int]]:
         """(createdAt, updatedAt) pairs; createdAt ascends with the id."""
-        random = self.rng.random
+        random = self.gen.stream(f"{resource}:timestamps").random
         created = sorted(START_MS + int(random() * (END_MS - START_MS) * 0.9) for _ in range(n))
         return [(c, c + int((END_MS - c) * random() ** 3)) for c in created]
 
-    def _user(self) -> Record:
-        return self.rng.choice(self.gen.team_refs)
+    def _user(self, rng: Random) -> Record:
+        return rng.choice(self.gen.team_refs)
 
     # --------------------------------------------------------------- resources
     def categories(self) -> None:
@@ -102,8 +102,14 @@ class _Extra:
         ]
 
     def invoices(self) -> None:
-        """Invoices of customer companies for one to three projects, with lines and payments."""
-        rng, n = self.rng, self.scale.invoices
+        """Invoices of customer companies for one to three projects, with lines and payments.
+
+        Built together (an invoice's amounts add up its lines and payments), each of the three
+        with a generator of its own.
+        """
+        rng, n = self.gen.stream("invoices"), self.scale.invoices
+        line_rng = self.gen.stream("invoice-lines")
+        payment_rng = self.gen.stream("invoice-payments")
         # Invoices bill the projects that are billed: not the non-billable ones.
         billed_projects = [
             ref
@@ -112,20 +118,20 @@ class _Extra:
         ]
         projects = billed_projects or self.gen.project_refs
         invoices, lines, payments = [], [], []
-        line_counts = [rng.randint(1, 4) for _ in range(n)]
+        line_counts = [line_rng.randint(1, 4) for _ in range(n)]
         big = self.scale.big_invoice_lines
         if big and n > 1:
             line_counts[n // 2] = big  # more lines than one page holds
         line_ids = iter(self._ids("invoice-lines", sum(line_counts)))
-        payment_counts = [rng.choice((0, 0, 1, 1, 2, 3)) for _ in range(n)]
+        payment_counts = [payment_rng.choice((0, 0, 1, 1, 2, 3)) for _ in range(n)]
         payment_ids = iter(self._ids("invoice-payments", sum(payment_counts)))
-        rows = zip(self._ids("invoices", n), self._timestamps(n), strict=True)
+        rows = zip(self._ids("invoices", n), self._timestamps("invoices", n), strict=True)
         for i, (invoice_id, (created, updated)) in enumerate(rows):
             currency = rng.choice(CURRENCIES)
             billed = rng.sample(projects, min(len(projects), rng.randint(1, 3)))
             issue = rng.randrange(len(_ISO_DATES) - 400)
             own_lines = [
-                self._line(next(line_ids), invoice_id, rng.choice(billed))
+                self._line(line_rng, next(line_ids), invoice_id, line_rng.choice(billed))
                 for _ in range(line_counts[i])
             ]
             lines.extend(own_lines)
@@ -133,7 +139,7 @@ class _Extra:
             tax = _money(sum((line["taxCode"] or {}).get("taxCodeAmount", 0) for line in own_lines))
             amount = _money(sub_total + tax)
             own_payments = self._payments(
-                payment_ids, payment_counts[i], invoice_id=invoice_id, amount=amount,
+                payment_rng, payment_ids, payment_counts[i], invoice_id=invoice_id, amount=amount,
                 currency=currency, issue=issue,
             )  # fmt: skip
             payments.extend(own_payments)
@@ -162,8 +168,8 @@ class _Extra:
                     "notes": f"{rng.choice(PHRASES)} — merci 🙏" if rng.random() < 0.6 else None,
                     "createdAt": created,
                     "updatedAt": updated,
-                    "createdBy": self._user(),
-                    "updatedBy": self._user(),
+                    "createdBy": self._user(rng),
+                    "updatedBy": self._user(rng),
                     "company": {
                         "companyId": self.gen.company_id(CUSTOMER_COMPANY_BASE, k),
                         "companyName": CUSTOMER_COMPANIES[k][0],
@@ -180,15 +186,14 @@ class _Extra:
                     ]
                     if i % 3
                     else [],
-                    "attachments": self._attachments(created, "invoice.pdf"),
+                    "attachments": self._attachments(rng, created, "invoice.pdf"),
                 }
             )
         self.out["invoices"] = invoices
         self.out["invoice-lines"] = lines
         self.out["invoice-payments"] = payments
 
-    def _line(self, line_id: int, invoice_id: int, project: Record) -> Record:
-        rng = self.rng
+    def _line(self, rng: Random, line_id: int, invoice_id: int, project: Record) -> Record:
         quantity = rng.choice((1, 2, 5, 7.5, 10, 40))
         unit_price = rng.choice((80, 120.5, 150, 1_000, 2_499.99))
         amount = _money(quantity * unit_price)
@@ -230,6 +235,7 @@ class _Extra:
 
     def _payments(  # noqa: PLR0913 - one invoice's facts
         self,
+        rng: Random,
         ids: Iterator[int],
         count: int,
         *,
@@ -238,7 +244,7 @@ class _Extra:
         currency: str,
         issue: int,
     ) -> list[Record]:
-        rng, records, left = self.rng, [], amount
+        records, left = [], amount
         for k in range(count):
             last = k == count - 1
             part = left if last and rng.random() < 0.6 else _money(left * rng.uniform(0.2, 0.6))
@@ -257,10 +263,10 @@ class _Extra:
             )
         return records
 
-    def _attachments(self, created: int, name: str) -> list[Record]:
-        if self.rng.random() < 0.6:
+    def _attachments(self, rng: Random, created: int, name: str) -> list[Record]:
+        if rng.random() < 0.6:
             return []
-        attachment_id = 600_000 + int(self.rng.random() * 100_000)
+        attachment_id = 600_000 + int(rng.random() * 100_000)
         location = f"https://rocketlane.example/attachments/{attachment_id}/{name}"
         return [
             {
@@ -269,7 +275,7 @@ class _Extra:
                 "createdAt": created,
                 "location": location,
                 "thumbLocation": location.replace(name, f"thumb_{name}"),
-                "visibility": self.rng.random() < 0.5,
+                "visibility": rng.random() < 0.5,
             }
         ]
 
@@ -279,8 +285,11 @@ class _Extra:
         capacity and a few over it in the next four weeks; placeholders for roles not yet
         staffed; the rest of ``scale.resource_allocations`` scattered over the projects' past,
         some of them far ahead."""
-        rng, n = self.rng, self.scale.resource_allocations
+        n = self.scale.resource_allocations
+        # The plan around today first, from a generator of its own: the plan stays as it is
+        # whatever the scattered past allocations or an allocation's other properties draw.
         planned = sorted(self._plan_ahead(), key=lambda item: item[0])[: n * 4 // 5]
+        rng = self.gen.stream("resource-allocations")
         drafts = [draft for _, draft in planned]
         projects, starts = self.gen.project_refs, self.gen.project_start_days
         for _ in range(n - len(drafts)):
@@ -292,7 +301,12 @@ class _Extra:
                 (p, who, member, begin, rng.randint(1, 60), rng.choice((60, 120, 240, 480)))
             )
         records, keys = [], set()
-        rows = zip(self._ids("resource-allocations", n), self._timestamps(n), drafts, strict=True)
+        rows = zip(
+            self._ids("resource-allocations", n),
+            self._timestamps("resource-allocations", n),
+            drafts,
+            strict=True,
+        )
         for allocation_id, (stamp, updated), (p, who, member, begin, days, minutes) in rows:
             tasks = self.gen.tasks_by_project[p]
             # A key made of these must be unique, as the tap's is; a real API could not
@@ -324,8 +338,8 @@ class _Extra:
                     "placeholder": None if member else who,
                     "createdAt": created,
                     "updatedAt": max(created, updated),
-                    "createdBy": self._user(),
-                    "updatedBy": self._user(),
+                    "createdBy": self._user(rng),
+                    "updatedBy": self._user(rng),
                 }
             )
         self.out["resource-allocations"] = records
@@ -333,7 +347,7 @@ class _Extra:
     def _plan_ahead(self) -> list[tuple[tuple[int, int], Allocation]]:
         """(priority, allocation) of the plan around TODAY, the most telling first: the
         over-allocations, then by distance from this week (a small scale keeps those)."""
-        rng, gen = self.rng, self.gen
+        rng, gen = self.gen.stream("resource-allocations:plan"), self.gen
         members = {m["userId"]: m for m in self.members}
         running = [
             p
@@ -388,10 +402,10 @@ class _Extra:
 
     def conversations(self) -> None:
         """Project conversations: a conversation's source is always its project."""
-        rng, n = self.rng, self.scale.conversations
+        rng, n = self.gen.stream("conversations"), self.scale.conversations
         projects = self.gen.project_refs
         records = []
-        rows = zip(self._ids("conversations", n), self._timestamps(n), strict=True)
+        rows = zip(self._ids("conversations", n), self._timestamps("conversations", n), strict=True)
         for i, (conversation_id, (created, _updated)) in enumerate(rows):
             everyone = rng.random() < 0.4
             team = self.gen.team_refs
@@ -415,10 +429,10 @@ class _Extra:
 
     def comments(self) -> None:
         """Comments on tasks and in project conversations."""
-        rng, n = self.rng, self.scale.comments
+        rng, n = self.gen.stream("comments"), self.scale.comments
         tasks, conversations = self.out["tasks"], self.out["conversations"]
         records = []
-        rows = zip(self._ids("comments", n), self._timestamps(n), strict=True)
+        rows = zip(self._ids("comments", n), self._timestamps("comments", n), strict=True)
         for comment_id, (created, _updated) in rows:
             on_task = not conversations or (tasks and rng.random() < 0.65)
             source = (
@@ -434,9 +448,9 @@ class _Extra:
                     "commentId": comment_id,
                     "content": f"<p>{rng.choice(PHRASES)}</p>",
                     "createdAt": created,
-                    "createdBy": self._user(),
+                    "createdBy": self._user(rng),
                     "source": source,
-                    "attachments": self._attachments(created, "screenshot.png"),
+                    "attachments": self._attachments(rng, created, "screenshot.png"),
                     "private": rng.random() < 0.1,
                 }
             )
@@ -449,7 +463,7 @@ class _Extra:
         updatedBy; a customer company has createdBy, and updatedBy once edited. Partner
         companies are not listed: no capture shows which type they would have.
         """
-        rng, gen = self.rng, self.gen
+        rng, gen = self.gen.stream("companies"), self.gen
         companies = [(gen.id_offset + HOME_COMPANY_ID, HOME_COMPANY_NAME, "VENDOR")]
         companies += [
             (gen.company_id(CUSTOMER_COMPANY_BASE, k), name, "CUSTOMER")
@@ -457,7 +471,7 @@ class _Extra:
         ]
         records = []
         for (company_id, name, kind), (created, updated) in zip(
-            companies, self._timestamps(len(companies)), strict=True
+            companies, self._timestamps("companies", len(companies)), strict=True
         ):
             record: Record = {
                 "companyId": company_id,
@@ -469,18 +483,18 @@ class _Extra:
             if kind == "CUSTOMER":
                 record["createdBy"] = gen.user_refs[0]
                 if rng.random() < 0.5:
-                    record["updatedBy"] = self._user()
+                    record["updatedBy"] = self._user(rng)
             records.append(record)
         self.out["companies"] = records
 
 
 def _who_id(who: Record) -> int:
-    return who.get("userId") or who["placeholderId"]
+    return int(who.get("userId") or who["placeholderId"])
 
 
-def add_opt_in_resources(gen: _Generator, seed: int) -> None:
+def add_opt_in_resources(gen: _Generator) -> None:
     """Add the opt-in resources to ``gen.out``."""
-    extra = _Extra(gen, seed)
+    extra = _Extra(gen)
     extra.categories()
     extra.invoices()
     extra.allocations()

@@ -1,8 +1,8 @@
 """The live API's shapes, where public captures show they differ from the spec.
 
 Each change is one row of spec/live-deviations.md, which names its source. They are applied
-to the generated workspace after generation, with a random generator of their own, so the
-spec's shapes (``shapes="spec"``) and the live ones share every other value.
+to the generated workspace after generation, with random generators of their own (one per
+resource), so the spec's shapes (``shapes="spec"``) and the live ones share every other value.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ def api_key_user(seed: int, id_offset: int) -> Record:
 
 def apply_live_shapes(gen: _Generator, seed: int) -> None:
     """Turn the spec-shaped workspace in ``gen.out`` into the live shapes, in place."""
-    rng = Random(f"live-{seed}")
     out = gen.out
     currencies = {
         code: {"currencyCode": code, "currencyName": name, "currencySymbol": symbol}
@@ -79,14 +78,15 @@ def apply_live_shapes(gen: _Generator, seed: int) -> None:
     labels = TASK_LABELS[seed % len(TASK_LABELS)]
     statuses = {value: {"value": value, "label": labels[value]} for value, _ in TASK_STATUSES}
     statuses[ON_HOLD[0]] = {"value": ON_HOLD[0], "label": ON_HOLD[1]}
+    rngs = {name: gen.stream(f"{name}:live") for name in API_CREATED}
     for task in out["tasks"]:
-        value = ON_HOLD[0] if rng.random() < ON_HOLD_SHARE else task["status"]["value"]
+        value = ON_HOLD[0] if rngs["tasks"].random() < ON_HOLD_SHARE else task["status"]["value"]
         task["status"] = statuses[value]
 
     api_user = api_key_user(seed, gen.id_offset)
     for name in API_CREATED:
         for record in out[name]:
-            if rng.random() < API_CREATED_SHARE:
+            if rngs[name].random() < API_CREATED_SHARE:
                 record["createdBy"] = record["updatedBy"] = api_user
 
     # An invited user has no updatedAt yet (captured); some users have no last name.
@@ -108,7 +108,7 @@ def _without_nulls(record: Record, nameless: set[int], memo: dict[int, Any]) -> 
     Shared sub-objects stay shared (``memo``); a user in ``nameless`` loses its lastName.
     Only dicts and lists of them are visited: 60k tasks take a few seconds, not a minute.
     """
-    copied = memo.get(id(record))
+    copied: Record | None = memo.get(id(record))
     if copied is not None:
         return copied
     drop_last = record.get("userId") in nameless
@@ -129,8 +129,10 @@ def _without_nulls(record: Record, nameless: set[int], memo: dict[int, Any]) -> 
     return copied
 
 
-def _list_without_nulls(items: list[Record], nameless: set[int], memo: dict[int, Any]) -> list:
-    copied = memo.get(id(items))
+def _list_without_nulls(
+    items: list[Record], nameless: set[int], memo: dict[int, Any]
+) -> list[Record]:
+    copied: list[Record] | None = memo.get(id(items))
     if copied is None:
         copied = memo[id(items)] = [_without_nulls(item, nameless, memo) for item in items]
     return copied

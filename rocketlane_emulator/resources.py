@@ -9,6 +9,7 @@ opt-in ones).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 TIMESTAMP_OPS = ("gt", "ge", "lt", "le", "eq")
 
@@ -338,12 +339,12 @@ def route(path: str) -> tuple[str | None, int | None, int | None]:
             if all(t in ("{id}", p) for t, p in pairs):
                 ids = [_id(p) for t, p in pairs if t == "{id}"]
                 return spec.name, None, ids[0] if ids else None
-    spec = RESOURCES.get(parts[0])
-    if spec is None or spec.path or len(parts) > 2:
+    listed = RESOURCES.get(parts[0])
+    if listed is None or listed.path or len(parts) > 2:
         return None, None, None
     if len(parts) == 1:
-        return spec.name, None, None
-    return (spec.name, _id(parts[1]), None) if spec.gettable else (None, None, None)
+        return listed.name, None, None
+    return (listed.name, _id(parts[1]), None) if listed.gettable else (None, None, None)
 
 
 def _id(text: str) -> int:
@@ -355,7 +356,7 @@ def url_path(spec: ResourceSpec, parent: int | None) -> str:
     return spec.path.replace("{id}", str(parent)) if spec.path else spec.name
 
 
-def dig(record: dict, path: tuple[str, ...]) -> object:
+def dig(record: dict[str, Any], path: tuple[str, ...]) -> object:
     """The value at ``path`` in a record (None if a step is missing or null)."""
     value: object = record
     for key in path:

@@ -259,8 +259,9 @@ class Emulator:
         for hook in list(self.hooks):
             hook(resource, params)
         try:
-            target = (resource, record_id, parent_id)
-            response, fault = self._answer(method, target, params, headers, faults)
+            response, fault = self._answer(
+                method, (resource, record_id, parent_id), params, headers, faults
+            )
         except ApiError as error:
             response = Response(error.status, _json(error.body()))
         except Exception:  # noqa: BLE001 - an emulator bug: answer 500 like the API, print the trace

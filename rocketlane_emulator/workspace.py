@@ -15,7 +15,8 @@ def generate(seed: int, scale: Scale, shapes: str = "live") -> dict[str, list[Re
     """Return ``{resource: [records sorted by natural id]}`` in full shape.
 
     ``shapes``: "live" (what the live API sends, see spec/live-deviations.md) or "spec" (the
-    OpenAPI spec's shapes). Both draw the same random numbers in the same order.
+    OpenAPI spec's shapes). Both draw the same random numbers; each resource draws from
+    generators of its own (``_Generator.stream``), seeded from (seed, resource).
     """
     if shapes not in SHAPES:
         message = f"unknown shapes {shapes!r}; expected one of {', '.join(SHAPES)}"
@@ -29,7 +30,7 @@ def generate(seed: int, scale: Scale, shapes: str = "live") -> dict[str, list[Re
     gen.tasks()
     gen.time_offs()  # before the time entries: people log no time while off
     gen.time_entries()
-    add_opt_in_resources(gen, seed)
+    add_opt_in_resources(gen)
     if shapes == "live":
         apply_live_shapes(gen, seed)
     return gen.out

@@ -36,7 +36,7 @@ DOCS = ROOT / "docs"
 # The pages behind the README: one per capability, and the streams in depth.
 PAGES = (
     "deletions", "values", "large-workspaces", "models", "live-check", "loaders",
-    "reliability", "performance", "design-notes", "streams",
+    "reliability", "performance", "design-notes", "streams", "emulator-workspaces",
 )  # fmt: skip
 MAX_README_LINES = 300
 WORKFLOWS = ROOT / ".github" / "workflows"
