@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from typing_extensions import override
+
 from .data import Record, Scale
 from .drift import DriftedValue, apply_drift
 from .faults import Faults, FaultState, retry_after_headers
@@ -369,6 +371,7 @@ class _Server(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
 
+    @override
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can stall.
         socketserver.TCPServer.server_bind(self)
@@ -392,6 +395,7 @@ class _Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
+    @override
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients hanging up (e.g. after a truncated body) are normal here.
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -404,6 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 120  # idle keep-alive connections are eventually dropped
 
+    @override
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without NODELAY, Nagle plus
@@ -411,13 +416,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.add_connection(self.connection)
 
+    @override
     def finish(self) -> None:
         try:
             super().finish()
         finally:
             self.server.remove_connection(self.connection)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class name
+    @override
+    def log_message(self, format: str, *args: object) -> None:
         """Silenced: tests read the process's stdout/stderr."""
 
     def _serve(self) -> None:
