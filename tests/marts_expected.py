@@ -106,15 +106,18 @@ def project_money(emu: Emulator, *, invoices: bool) -> dict[int, dict[str, Any]]
     for project_id, row in out.items():
         budget = row["budgeted_hours"]
         row["budget_hours_remaining"] = None if budget is None else budget - row["hours_logged"]
-        for burn, hours in (("budget_burn", "hours_logged"), ("budget_burn_submitted",
-                            "hours_submitted"), ("budget_burn_approved", "hours_approved")):  # fmt: skip
-            row[burn] = row[hours] / budget if budget else None
+        for view in ("", "_submitted", "_approved"):
+            hours = row["hours_logged" if not view else f"hours{view}"]
+            row[f"budget_burn{view}"] = hours / budget if budget else None
         row["budget_hours_used_ratio"] = row["budget_burn"]
         costs, bills = currencies[project_id]
         row["_text"]["time_cost_currency"] = _single(costs)
         row["_text"]["time_billable_currency"] = _single(bills)
         # No amount adds different currencies: NULL when they mix, with the count.
-        row["time_cost_currency_count"], row["time_billable_currency_count"] = len(costs), len(bills)
+        row["time_cost_currency_count"], row["time_billable_currency_count"] = (
+            len(costs),
+            len(bills),
+        )
         row["time_cost"] = row["time_cost"] if len(costs) <= 1 else None
         row["time_billable_value"] = row["time_billable_value"] if len(bills) <= 1 else None
         row.update(dict.fromkeys(MONEY, 0 if invoices else None))
@@ -199,8 +202,11 @@ def currency_amounts(emu: Emulator, *, invoices: bool) -> dict[tuple[int, str], 
     zero = {"time_cost": 0.0, "minutes_at_cost_rate": 0, "time_billable_value": 0.0,
             "minutes_at_bill_rate": 0, **dict.fromkeys(MONEY, 0 if invoices else None)}  # fmt: skip
     out: dict[tuple[int, str], dict[str, Any]] = defaultdict(lambda: dict(zero))
+    projects = emu.ids("projects")  # live ones: a deleted project's amounts are in no row
     for entry in live_time_entries(emu):
         project, hours = entry["project"]["projectId"], entry["minutes"] / 60
+        if project not in projects:
+            continue
         cost, bill = entry.get("costRate") or {}, entry.get("billRate") or {}
         if cost.get("rate") is not None and cost.get("currency"):
             row = out[project, cost["currency"]]
@@ -211,26 +217,31 @@ def currency_amounts(emu: Emulator, *, invoices: bool) -> dict[tuple[int, str], 
             row["time_billable_value"] += hours * bill["rate"]
             row["minutes_at_bill_rate"] += entry["minutes"]
     if invoices:
-        billed: dict[tuple[int, int], float] = defaultdict(float)
-        for line in emu.truth("invoice-lines"):
-            if line.get("sourceType") == "PROJECT" and line.get("sourceId") is not None:
-                tax = (line.get("taxCode") or {}).get("taxCodeAmount") or 0
-                billed[line["invoiceId"], line["sourceId"]] += line["amount"] + tax
-        by_id = {i["invoiceId"]: i for i in emu.truth("invoices")}
-        projects = emu.ids("projects")
-        for (invoice_id, project_id), amount in billed.items():
-            invoice = by_id[invoice_id]
-            if invoice.get("status") in NOT_BILLED or project_id not in projects:
-                continue
-            if not invoice.get("currency"):
-                continue
-            row = out[project_id, invoice["currency"]]
-            row["invoice_count"] += 1
-            row["invoiced_amount"] += amount
-            if invoice.get("amount"):
-                for column, key in PAYMENTS.items():
-                    row[column] += (invoice.get(key) or 0) * amount / invoice["amount"]
+        _currency_invoices(emu, out)
     return dict(out)
+
+
+def _currency_invoices(emu: Emulator, out: dict[tuple[int, str], dict[str, Any]]) -> None:
+    """Each live project's lines of invoices that bill, per invoice currency."""
+    projects = emu.ids("projects")
+    billed: dict[tuple[int, int], float] = defaultdict(float)
+    for line in emu.truth("invoice-lines"):
+        if line.get("sourceType") == "PROJECT" and line.get("sourceId") is not None:
+            tax = (line.get("taxCode") or {}).get("taxCodeAmount") or 0
+            billed[line["invoiceId"], line["sourceId"]] += line["amount"] + tax
+    by_id = {i["invoiceId"]: i for i in emu.truth("invoices")}
+    for (invoice_id, project_id), amount in billed.items():
+        invoice = by_id[invoice_id]
+        if invoice.get("status") in NOT_BILLED or project_id not in projects:
+            continue
+        if not invoice.get("currency"):
+            continue
+        row = out[project_id, invoice["currency"]]
+        row["invoice_count"] += 1
+        row["invoiced_amount"] += amount
+        if invoice.get("amount"):
+            for column, key in PAYMENTS.items():
+                row[column] += (invoice.get(key) or 0) * amount / invoice["amount"]
 
 
 # ------------------------------------------------------------------------------- users

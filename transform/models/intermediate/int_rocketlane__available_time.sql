@@ -12,8 +12,15 @@
     had time off, and this week and the next var `rocketlane_weeks_ahead`. -#}
 {%- set working_days = rocketlane_var('working_days_per_week') -%}
 with users as (
+    {#- Users, and the users time offs name that are not (any more) in Rocketlane: their weeks
+        with time off are weeks of rocketlane__weekly_utilisation too. -#}
     select user_id, capacity_in_minutes
     from {{ ref('stg_rocketlane__users') }}
+    union all
+    select distinct user_id, cast(null as {{ dbt.type_bigint() }}) as capacity_in_minutes
+    from {{ ref('stg_rocketlane__time_offs') }}
+    where user_id is not null
+      and user_id not in (select user_id from {{ ref('stg_rocketlane__users') }} where user_id is not null)
 ),
 
 day_numbers as (

@@ -106,7 +106,8 @@ select
     cast(null as {{ dbt.type_numeric() }}) as written_off_amount
 {%- endif %}
 from keys as k
-left join {{ ref('stg_rocketlane__projects') }} as p on p.project_id = k.project_id
+{#- Live projects only, as in rocketlane__projects (a deleted project's entries count for none). #}
+inner join {{ ref('stg_rocketlane__projects') }} as p on p.project_id = k.project_id
 left join time_amounts as t on t.project_id = k.project_id and t.currency_code = k.currency_code
 {%- if invoices %}
 left join invoiced as i on i.project_id = k.project_id and i.currency_code = k.currency_code
