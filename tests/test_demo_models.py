@@ -11,18 +11,20 @@ to the history.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import marts_expected as expected
 import pytest
 import report_page
 from conftest import API_KEY
 from rich.cells import cell_len
-from test_meltano import MELTANO, clean_env, copy_demo_project, read_duckdb
+from test_meltano import MELTANO, TOOLS_PYTHON, clean_env, copy_demo_project, read_duckdb
 
 from rocketlane_emulator import Emulator, Scale
 from rocketlane_emulator.data import TODAY
@@ -236,6 +238,72 @@ def test_the_page_draws_the_marts_in_chromium(clone, emulator_demo, tmp_path):
         assert all(d.startswith("M") for d in drawn.bars), chart
         numbers = [cell for row in want[chart] for cell in row[1 : 1 + per_row]]
         assert sorted(drawn.labels) == sorted(numbers), chart
+
+
+DOCTOR = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute(sys.argv[2])
+"""
+
+
+def demo_module(clone: Path) -> Any:
+    """scripts/demo.py of the clone, imported (for its ANSWER query)."""
+    sys.path.insert(0, str(clone / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "demo_of_the_clone", clone / "scripts/demo.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(clone / "scripts"))
+    return module
+
+
+def test_over_allocation_counts_active_people_on_open_projects_this_week_included(
+    clone, emulator_demo, tmp_path
+):
+    """The demo's third answer on a copy of its warehouse with three allocations added this
+    week: an active person's SOFT one on a Cancelled or Completed project and an INACTIVE
+    person's on a running one (a lead counts neither), and an active person's HARD one on a
+    running project, over their available time (a lead sees it, this week included)."""
+    path = tmp_path / "doctored.duckdb"
+    shutil.copyfile(clone / "output/emulator.duckdb", path)
+    marts = read_duckdb(path, "analytics").tables
+    this_week = [
+        r for r in marts["rocketlane__weeks_ahead"]
+        if r["weeks_ahead"] == 0 and r["available_minutes"] and not r["is_over_allocated"]
+    ]  # fmt: skip
+    active = sorted(r["user_id"] for r in this_week if r["user_status"] == "ACTIVE")
+    [inactive, *_] = sorted(r["user_id"] for r in this_week if r["user_status"] == "INACTIVE")
+    projects = marts["rocketlane__projects"]
+    [closed, *_] = sorted(p["project_id"] for p in projects if p["is_closed"])
+    [running, *_] = sorted(p["project_id"] for p in projects if p["is_running"])
+    week = expected.week_of(TODAY).isoformat()
+    added = [(active[0], closed, 0, 6000, True), (inactive, running, 6000, 0, False),
+             (active[1], running, 6000, 0, False)]  # fmt: skip
+    values = ", ".join(
+        f"({uid}, date '{week}', 0, {pid}, {hard + soft}, {hard}, {soft}, {is_closed})"
+        for uid, pid, hard, soft, is_closed in added
+    )
+    columns = (
+        "user_id, week_start, weeks_ahead, project_id, allocated_minutes,"
+        " hard_allocated_minutes, soft_allocated_minutes, project_is_closed"
+    )
+    sql = f"insert into analytics.rocketlane__weeks_ahead_allocations ({columns}) values {values}"  # noqa: S608
+    subprocess.run([str(TOOLS_PYTHON), "-c", DOCTOR, str(path), sql], check=True, timeout=120)
+    proc = subprocess.run(
+        [str(TOOLS_PYTHON), "-c", demo_module(clone).ANSWER, str(path), "analytics",
+         TODAY.isoformat()],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    over = {(r["user_id"], r["week_start"][:10]) for r in json.loads(proc.stdout)["over"]}
+    assert (active[1], week) in over  # this week, active, a running project
+    assert (active[0], week) not in over  # a closed project's allocation counts for none
+    assert (inactive, week) not in over  # nor an inactive person's
 
 
 def name(user: dict) -> str:
