@@ -7,11 +7,13 @@ your real workspace into `output/warehouse.duckdb`, incrementally from Meltano's
 warehouse that is new (deleted to start over) or lacks a table is loaded in full, and the state
 that sync leaves serves the next incremental one. Either way the same `meltano run` then builds
 the dbt models of transform/ (`dbt-duckdb:build`), and the demo prints three answers: the
-running projects by budget burn with their margin, this week's utilisation, and who is
-over-allocated in the next four weeks. The emulator's workspace has its own "today"
-(rocketlane_emulator.data.TODAY); your workspace's is the current date. When a step fails, the
-demo prints that step's own error (the dbt tests that failed, the loader's or the tap's
-message); Meltano's whole log is in `output/meltano.log`.
+running projects (In progress) by budget burn with their margin, this week's utilisation,
+and who is over-allocated this week and in the next four (active people, projects neither
+Completed nor Cancelled, hard and soft allocations apart); it writes `output/report.html`, their
+charts (scripts/report.py), with the dbt docs beside it (`output/dbt-docs/`). The emulator's
+workspace has its own "today" (rocketlane_emulator.data.TODAY); your workspace's is the current
+date. When a step fails, the demo prints that step's own error (the dbt tests that failed, the
+loader's or the tap's message); Meltano's whole log is in `output/meltano.log`.
 
 `make demo` installs what this needs: the project venv and Meltano in `.tools/meltano`; Meltano
 installs tap-pm, target-duckdb and dbt-duckdb into `.meltano/` on first use.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +34,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import report  # noqa: E402 - scripts/report.py, beside this file
+from rich.console import Console  # noqa: E402
+from rich.padding import Padding  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 from rocketlane_emulator import Emulator, Scale  # noqa: E402
 from rocketlane_emulator.data import TODAY  # noqa: E402
@@ -67,6 +75,7 @@ def table(stream: str) -> str:
 
 
 LOG = OUTPUT / "meltano.log"
+DOCS_LINK = "dbt-docs/index.html"  # the dbt docs, beside the report (relative to output/)
 LEVELS = ("debug", "info", "warning", "error", "critical")
 BLOCKS = ("tap-pm", "target-duckdb", "dbt-duckdb:build")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -168,39 +177,134 @@ ANSWER = """
 import json, sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
 marts, today = sys.argv[2], sys.argv[3]
-# Projects with time logged whose hours burn their budget fastest, with Rocketlane's margin.
-burn = con.execute(f'''
-    select project_name, status_label, hours_logged, budgeted_hours, budget_hours_used_ratio,
-           progress_percentage, actual_revenue, actual_margin_percent, actual_margin,
-           currency_code, outstanding_amount
+
+def rows(sql, params=()):
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+# Owed per project, a currency on every amount: outstanding per currency of its invoices.
+owed = {}
+for row in rows(f'''
+        select project_id, currency_code, outstanding_amount
+        from {marts}.rocketlane__project_currency_amounts
+        where outstanding_amount is not null and round(outstanding_amount) <> 0
+        order by project_id, currency_code'''):
+    owed.setdefault(row["project_id"], []).append([row["currency_code"], row["outstanding_amount"]])
+# The running projects (In progress: is_running) whose hours burn their budget fastest.
+burn_chart = rows(f'''
+    select project_id, project_name, status_label, hours_logged, hours_submitted, hours_approved,
+           budgeted_hours, budget_burn, budget_burn_submitted, budget_burn_approved,
+           progress_percentage, actual_revenue, actual_margin_percent, actual_profit,
+           currency_code
     from {marts}.rocketlane__projects
-    where not is_archived and minutes_logged > 0 and budget_hours_used_ratio is not null
-    order by budget_hours_used_ratio desc, project_id limit 5''').fetchall()
+    where is_running and not is_archived and budget_burn is not null
+    order by budget_burn desc, project_id''')
+burn = burn_chart[:5]
+for row in burn:
+    row["owed"] = owed.get(row["project_id"], [])
 # This week: the delivery team (active team members and partners).
 week = con.execute(
     "select cast(date_trunc('week', cast(? as date)) as date)", [today]).fetchone()[0]
-people = con.execute(f'''
-    select w.person_name, w.capacity_minutes, w.time_off_minutes, w.minutes_billable,
-           w.minutes_non_billable, w.utilisation, w.iso_year, w.iso_week
+people = rows(f'''
+    select w.person_name, w.capacity_minutes, w.time_off_minutes, w.available_minutes,
+           w.minutes_logged, w.minutes_billable, w.minutes_non_billable, w.utilisation
     from {marts}.rocketlane__weekly_utilisation as w
     join {marts}.rocketlane__users as u using (user_id)
     where w.week_start = ? and w.capacity_minutes is not null
       and u.user_status = 'ACTIVE' and u.user_type in ('TEAM_MEMBER', 'PARTNER')
-    order by w.utilisation desc nulls last, w.person_name''', [week]).fetchall()
-over = con.execute(f'''
-    select person_name, week_start, allocated_minutes, available_minutes, projects_allocated
-    from {marts}.rocketlane__weeks_ahead
-    where weeks_ahead between 1 and 4 and is_over_allocated
-    order by week_start, allocated_minutes - available_minutes desc, person_name''').fetchall()
-print(json.dumps({"burn": burn, "week": week, "people": people, "over": over}, default=str))
+    order by w.utilisation desc nulls last, w.person_name''', [week])
+# This week and the next four: active people, allocations on projects that are not over
+# (Completed or Cancelled), hard and soft apart, against the available time.
+ahead_people = f'''
+    with open_allocations as (
+        select user_id, week_start, sum(hard_allocated_minutes) as hard_allocated_minutes,
+               sum(soft_allocated_minutes) as soft_allocated_minutes,
+               count(distinct project_id) as projects_allocated
+        from {marts}.rocketlane__weeks_ahead_allocations
+        where not coalesce(project_is_closed, false) and weeks_ahead between 0 and 4
+        group by user_id, week_start
+    )
+    select w.user_id, w.person_name, cast(w.week_start as varchar) as week_start, w.weeks_ahead,
+           w.available_minutes, coalesce(a.hard_allocated_minutes, 0) as hard_allocated_minutes,
+           coalesce(a.soft_allocated_minutes, 0) as soft_allocated_minutes,
+           coalesce(a.projects_allocated, 0) as projects_allocated
+    from {marts}.rocketlane__weeks_ahead as w
+    left join open_allocations as a using (user_id, week_start)
+    where w.weeks_ahead between 0 and 4 and w.user_status = 'ACTIVE'
+      and w.available_minutes is not null'''
+over = rows(f'''
+    select * from ({ahead_people})
+    where hard_allocated_minutes + soft_allocated_minutes > available_minutes
+    order by week_start, hard_allocated_minutes + soft_allocated_minutes - available_minutes desc,
+             person_name''')
+ahead = rows(f'''
+    select week_start, sum(available_minutes) as available_minutes,
+           sum(hard_allocated_minutes) as hard_allocated_minutes,
+           sum(soft_allocated_minutes) as soft_allocated_minutes
+    from ({ahead_people}) group by week_start order by week_start''')
+print(json.dumps({"burn": burn, "burn_chart": burn_chart, "week": week, "people": people,
+                  "people_chart": people, "over": over, "ahead": ahead}, default=str))
 """
 
 
+def money(amount: object, currency: str | None) -> str:
+    """An amount with its currency (every amount the demo prints carries one)."""
+    return "-" if amount is None else f"{float(str(amount)):,.0f} {currency or '(no currency)'}"
+
+
+def show(title: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+    """A table aligned by display width (rich).
+
+    A character of a Japanese or Chinese name, or an emoji, takes two cells of the terminal:
+    rich measures them so, and the columns after it stay in line.
+    """
+    print(f"\n{title}")
+    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for header, justify in columns:
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    console = Console(width=400, color_system=None, highlight=False, emoji=False, markup=False)
+    with console.capture() as captured:
+        console.print(Padding(table, (0, 0, 0, 2)))
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+def percent(value: object) -> str:
+    return "-" if value is None else f"{float(str(value)):.0%}"
+
+
+def burn_rows(burn: list[dict]) -> list[list[str]]:
+    rows = []
+    for row in burn:
+        billed = row["actual_revenue"] is not None and float(row["actual_revenue"]) != 0
+        margin = row["actual_margin_percent"]
+        owed = " + ".join(money(amount, currency) for currency, amount in row["owed"])
+        rows.append(
+            [
+                row["project_name"],
+                row["status_label"] or "-",
+                f"{float(row['hours_logged']):.0f}",
+                f"{float(row['hours_approved']):.0f}",
+                f"{float(row['budgeted_hours']):.0f}",
+                percent(row["budget_burn"]),
+                percent(row["budget_burn_approved"]),
+                "-" if row["progress_percentage"] is None else f"{row['progress_percentage']}%",
+                f"{float(margin):.0f}%" if billed and margin is not None else "-",
+                money(row["actual_profit"], row["currency_code"]),
+                owed or "-",
+            ]
+        )
+    return rows
+
+
 def answer(path: Path, today: str) -> None:
-    """Print the three answers of the dbt marts, as of `today` (YYYY-MM-DD).
+    """Print the three answers of the dbt marts, as of `today` (YYYY-MM-DD), and write the page.
 
     The running projects by budget burn with their margin, this week's utilisation, and who is
-    over-allocated in the next four weeks.
+    over-allocated this week and in the next four; then output/report.html with their charts
+    and the dbt docs beside it.
     """
     proc = subprocess.run(
         [str(TOOLS_PYTHON), "-c", ANSWER, str(path), MARTS, today],
@@ -211,52 +315,115 @@ def answer(path: Path, today: str) -> None:
     if proc.returncode:
         sys.exit(f"could not read the models from {path}: {proc.stderr}")
     data = json.loads(proc.stdout)
-    print(f"\nProjects by budget burn, as of {today} ({MARTS}.rocketlane__projects):")
-    print(
-        f"  {'project':<30}{'status':<13}{'hours':>7}{'budget h':>9}{'burn':>6}{'done':>6}"
-        f"{'margin':>8}{'profit':>14}{'owed':>10}"
+    title = (
+        f"Running projects (In progress) by budget burn, as of {today} ({MARTS}.rocketlane__"
+        "projects; burn counts all hours logged, as Rocketlane does):"
     )
-    for row in data["burn"]:
-        name, status, hours, budget, ratio, done, revenue, margin, profit, currency, owed = row
-        billed = revenue is not None and float(revenue) != 0
-        margin_text = f"{float(margin):.0f}%" if billed and margin is not None else "-"
-        profit_text = "-" if profit is None else f"{float(profit):,.0f} {currency or ''}"
-        owed_text = "-" if owed is None else f"{float(owed):,.0f}"
-        done_text = "-" if done is None else f"{done}%"
-        print(
-            f"  {name[:28]:<30}{(status or '-')[:12]:<13}{float(hours):>7.0f}{float(budget):>9.0f}"
-            f"{float(ratio):>6.0%}{done_text:>6}{margin_text:>8}{profit_text:>14}{owed_text:>10}"
-        )
     if not data["burn"]:
-        print("  (no project with time logged and a budget)")
-    print(
-        f"\nUtilisation this week ({data['week']}), the delivery team "
+        print(f"\n{title}\n  (no project in progress with a budget)")
+    else:
+        show(
+            title,
+            [
+                ("project", "left"),
+                ("status", "left"),
+                ("hours", "right"),
+                ("approved h", "right"),
+                ("budget h", "right"),
+                ("burn", "right"),
+                ("approved", "right"),
+                ("done", "right"),
+                ("margin", "right"),
+                ("profit", "right"),
+                ("owed", "right"),
+            ],
+            burn_rows(data["burn"]),
+        )
+    title = (
+        f"Utilisation this week ({data['week']}), the delivery team "
         f"({MARTS}.rocketlane__weekly_utilisation; capacity less time off):"
     )
     if not data["people"]:
-        print("  No time logged or time off this week yet.")
+        print(f"\n{title}\n  No time logged or time off this week yet.")
     else:
-        print(
-            f"  {'person':<28}{'capacity h':>11}{'time off h':>11}{'billable h':>11}"
-            f"{'other h':>9}{'use':>7}"
+        show(
+            title,
+            [
+                ("person", "left"),
+                ("capacity h", "right"),
+                ("time off h", "right"),
+                ("billable h", "right"),
+                ("other h", "right"),
+                ("use", "right"),
+            ],
+            [
+                [
+                    row["person_name"] or "?",
+                    f"{row['capacity_minutes'] / 60:.1f}",
+                    f"{row['time_off_minutes'] / 60:.1f}",
+                    f"{row['minutes_billable'] / 60:.1f}",
+                    f"{row['minutes_non_billable'] / 60:.1f}",
+                    percent(row["utilisation"]),
+                ]
+                for row in data["people"]
+            ],
         )
-    for name, capacity, off, billable, other, use, _, _ in data["people"]:
-        use_text = "-" if use is None else f"{float(use):.0%}"
-        print(
-            f"  {(name or '?')[:26]:<28}{capacity / 60:>11.1f}{off / 60:>11.1f}"
-            f"{billable / 60:>11.1f}{other / 60:>9.1f}{use_text:>7}"
-        )
-    print(f"\nOver-allocated in the next four weeks ({MARTS}.rocketlane__weeks_ahead):")
+    title = (
+        "Over-allocated this week and the next four (active people; projects neither Completed"
+        f" nor Cancelled; {MARTS}.rocketlane__weeks_ahead and _allocations):"
+    )
     if not data["over"]:
-        print("  Nobody: every allocation fits its person's available capacity.")
-    for name, week_start, allocated, available, projects in data["over"]:
-        print(
-            f"  {(name or '?')[:26]:<28}week of {week_start[:10]}: {float(allocated) / 60:.1f} h"
-            f" allocated on {projects} project(s), {float(available) / 60:.1f} h available"
+        print(f"\n{title}\n  Nobody: every allocation fits its person's available capacity.")
+    else:
+        show(
+            title,
+            [
+                ("person", "left"),
+                ("week of", "left"),
+                ("hard h", "right"),
+                ("soft h", "right"),
+                ("available h", "right"),
+                ("projects", "right"),
+            ],
+            [
+                [
+                    row["person_name"] or "?",
+                    row["week_start"][:10],
+                    f"{float(row['hard_allocated_minutes']) / 60:.1f}",
+                    f"{float(row['soft_allocated_minutes']) / 60:.1f}",
+                    f"{float(row['available_minutes']) / 60:.1f}",
+                    str(row["projects_allocated"]),
+                ]
+                for row in data["over"]
+            ],
         )
+    page = OUTPUT / "report.html"
+    report.write(page, data, today=today, docs=DOCS_LINK if (OUTPUT / DOCS_LINK).exists() else None)
+    print(f"\nThe page with their charts: {page}")
 
 
-def report(counts: dict[str, tuple[int, int]], truth: dict[str, int] | None) -> bool:
+def dbt_docs(env: dict[str, str]) -> None:
+    """`dbt docs generate --static` on the warehouse, copied beside the report.
+
+    One self-contained page (the manifest and catalog inside, so it opens from a file):
+    output/dbt-docs/index.html.
+    """
+    proc = subprocess.run(
+        [str(MELTANO), "invoke", "dbt-duckdb", "docs", "generate", "--static"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        sys.exit(f"dbt docs generate failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    target = OUTPUT / DOCS_LINK
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "transform/target/static_index.html", target)
+
+
+def rows_report(counts: dict[str, tuple[int, int]], truth: dict[str, int] | None) -> bool:
     """Print rows per stream (and the emulator's count); True when they all agree."""
     header = f"{'stream':<22}{'DuckDB table':<30}{'rows':>7}"
     print(f"\n{header}" + ("" if truth is None else f"{'emulator':>10}"))
@@ -291,7 +458,8 @@ def main() -> None:
             options.append("--full-refresh")
         seconds = meltano_run(env, *options)
         print(f"meltano run tap-pm target-duckdb dbt-duckdb:build: {seconds:.0f} s")
-        report(rows_per_table(path), None)
+        rows_report(rows_per_table(path), None)
+        dbt_docs(env)
         today = datetime.now(timezone.utc).date().isoformat()
         answer(path, os.environ.get("DBT_ROCKETLANE_AS_OF_DATE") or today)
         return
@@ -318,9 +486,10 @@ def main() -> None:
         f"meltano run tap-pm target-duckdb dbt-duckdb:build: {seconds:.0f} s,"
         f" into {path.relative_to(ROOT)}"
     )
-    if not report(rows_per_table(path), truth):
+    if not rows_report(rows_per_table(path), truth):
         sys.exit("\nDuckDB differs from the emulator's records")
     print("\nEvery table holds exactly the emulator's records, one row per id.")
+    dbt_docs(env)
     answer(path, TODAY.isoformat())
 
 

@@ -90,6 +90,8 @@ def project_money(emu: Emulator, *, invoices: bool) -> dict[int, dict[str, Any]]
         row = out[entry["project"]["projectId"]]
         hours = entry["minutes"] / 60
         row["hours_logged"] += hours
+        row["hours_submitted"] += hours if entry.get("status") in ("SUBMITTED", "APPROVED") else 0
+        row["hours_approved"] += hours if entry.get("status") == "APPROVED" else 0
         cost, bill = entry.get("costRate") or {}, entry.get("billRate") or {}
         if cost.get("rate") is None:
             row["minutes_without_cost_rate"] += entry["minutes"]
@@ -104,10 +106,22 @@ def project_money(emu: Emulator, *, invoices: bool) -> dict[int, dict[str, Any]]
     for project_id, row in out.items():
         budget = row["budgeted_hours"]
         row["budget_hours_remaining"] = None if budget is None else budget - row["hours_logged"]
+        for view in ("", "_submitted", "_approved"):
+            hours = row["hours_logged" if not view else f"hours{view}"]
+            row[f"budget_burn{view}"] = hours / budget if budget else None
+        row["budget_hours_used_ratio"] = row["budget_burn"]
         costs, bills = currencies[project_id]
         row["_text"]["time_cost_currency"] = _single(costs)
         row["_text"]["time_billable_currency"] = _single(bills)
+        # No amount adds different currencies: NULL when they mix, with the count.
+        row["time_cost_currency_count"], row["time_billable_currency_count"] = (
+            len(costs),
+            len(bills),
+        )
+        row["time_cost"] = row["time_cost"] if len(costs) <= 1 else None
+        row["time_billable_value"] = row["time_billable_value"] if len(bills) <= 1 else None
         row.update(dict.fromkeys(MONEY, 0 if invoices else None))
+        row["invoice_currency_count"] = 0 if invoices else None
         row["_text"]["invoice_currency"] = None
     if invoices:
         _add_invoices(emu, out)
@@ -130,16 +144,23 @@ def _project_figures(project: dict) -> dict[str, Any]:
         "estimated_revenue": metrics.get("estimatedRevenue"),
         "actual_cost": metrics.get("actualCost"),
         "estimated_cost": metrics.get("estimatedCost"),
-        "actual_margin": metrics.get("actualProfit"),
+        "actual_profit": metrics.get("actualProfit"),
+        "estimated_profit": metrics.get("estimatedProfit"),
+        "actual_margin": metrics.get("actualProfit"),  # deprecated alias of actual_profit
         "estimated_margin": metrics.get("estimatedProfit"),
         "actual_margin_percent": metrics.get("actualProfitMargin"),
         "estimated_margin_percent": metrics.get("estimatedProfitMargin"),
         "hours_logged": 0.0,
+        "hours_submitted": 0.0,
+        "hours_approved": 0.0,
         "time_cost": 0.0,
         "time_billable_value": 0.0,
         "minutes_without_cost_rate": 0,
         "minutes_billable_without_bill_rate": 0,
         "_text": {
+            # Running: In progress; closed: Completed or Cancelled (by label, as a lead reads them).
+            "is_running": (project.get("status") or {}).get("label") == "In progress",
+            "is_closed": (project.get("status") or {}).get("label") in (COMPLETED, "Cancelled"),
             "contract_type": financials.get("contractType"),
             "currency_code": (project.get("currency") or {}).get("currencyCode"),
         },
@@ -169,6 +190,58 @@ def _add_invoices(emu: Emulator, out: dict[int, dict[str, Any]]) -> None:
         currencies[project_id].add(invoice.get("currency"))
     for project_id, found in currencies.items():
         out[project_id]["_text"]["invoice_currency"] = _single(found)
+        out[project_id]["invoice_currency_count"] = len(found)
+        if len(found) > 1:
+            out[project_id].update(dict.fromkeys(MONEY[1:]))
+
+
+def currency_amounts(emu: Emulator, *, invoices: bool) -> dict[tuple[int, str], dict[str, Any]]:
+    """Per project and currency: time cost and billable value at rates in that currency (and
+    their minutes), and with `invoices` what invoices in that currency billed and their share of
+    paid, outstanding and written off."""
+    zero = {"time_cost": 0.0, "minutes_at_cost_rate": 0, "time_billable_value": 0.0,
+            "minutes_at_bill_rate": 0, **dict.fromkeys(MONEY, 0 if invoices else None)}  # fmt: skip
+    out: dict[tuple[int, str], dict[str, Any]] = defaultdict(lambda: dict(zero))
+    projects = emu.ids("projects")  # live ones: a deleted project's amounts are in no row
+    for entry in live_time_entries(emu):
+        project, hours = entry["project"]["projectId"], entry["minutes"] / 60
+        if project not in projects:
+            continue
+        cost, bill = entry.get("costRate") or {}, entry.get("billRate") or {}
+        if cost.get("rate") is not None and cost.get("currency"):
+            row = out[project, cost["currency"]]
+            row["time_cost"] += hours * cost["rate"]
+            row["minutes_at_cost_rate"] += entry["minutes"]
+        if entry.get("billable") and bill.get("rate") is not None and bill.get("currency"):
+            row = out[project, bill["currency"]]
+            row["time_billable_value"] += hours * bill["rate"]
+            row["minutes_at_bill_rate"] += entry["minutes"]
+    if invoices:
+        _currency_invoices(emu, out)
+    return dict(out)
+
+
+def _currency_invoices(emu: Emulator, out: dict[tuple[int, str], dict[str, Any]]) -> None:
+    """Each live project's lines of invoices that bill, per invoice currency."""
+    projects = emu.ids("projects")
+    billed: dict[tuple[int, int], float] = defaultdict(float)
+    for line in emu.truth("invoice-lines"):
+        if line.get("sourceType") == "PROJECT" and line.get("sourceId") is not None:
+            tax = (line.get("taxCode") or {}).get("taxCodeAmount") or 0
+            billed[line["invoiceId"], line["sourceId"]] += line["amount"] + tax
+    by_id = {i["invoiceId"]: i for i in emu.truth("invoices")}
+    for (invoice_id, project_id), amount in billed.items():
+        invoice = by_id[invoice_id]
+        if invoice.get("status") in NOT_BILLED or project_id not in projects:
+            continue
+        if not invoice.get("currency"):
+            continue
+        row = out[project_id, invoice["currency"]]
+        row["invoice_count"] += 1
+        row["invoiced_amount"] += amount
+        if invoice.get("amount"):
+            for column, key in PAYMENTS.items():
+                row[column] += (invoice.get(key) or 0) * amount / invoice["amount"]
 
 
 # ------------------------------------------------------------------------------- users
@@ -212,6 +285,32 @@ def users(emu: Emulator) -> dict[int, dict[str, Any]]:
 
 
 # -------------------------------------------------------------------------- weeks ahead
+def time_off_by_day(emu: Emulator) -> dict[tuple[int, date], float]:
+    """Per (user, working day): the minutes of time off, every record's minutes per day summed,
+    at most a day's capacity (capacityInMinutes / WORKING_DAYS; unbounded without a capacity)."""
+    capacity = {u["userId"]: u.get("capacityInMinutes") for u in emu.truth("users")}
+    off: dict[tuple[int, date], float] = defaultdict(float)
+    for record in emu.truth("time-offs"):
+        for day in days(record["startDate"], record.get("endDate")):
+            if day.weekday() < WORKING_DAYS:
+                off[record["user"]["userId"], day] += record.get("durationInMinutes") or 0
+    for (user_id, day), minutes in off.items():
+        if capacity.get(user_id) is not None:
+            off[user_id, day] = min(minutes, capacity[user_id] / WORKING_DAYS)
+    return dict(off)
+
+
+def time_offs_beyond_a_day(emu: Emulator) -> set[int]:
+    """The time offs whose minutes per day exceed their user's day (capacity / WORKING_DAYS)."""
+    capacity = {u["userId"]: u.get("capacityInMinutes") for u in emu.truth("users")}
+    return {
+        r["timeOffId"]
+        for r in emu.truth("time-offs")
+        if capacity.get(r["user"]["userId"]) is not None
+        and (r.get("durationInMinutes") or 0) > capacity[r["user"]["userId"]] / WORKING_DAYS
+    }
+
+
 def _working_days(first: str, last: str | None, start: date, end: date):
     """The working days (Monday to Friday) from `first` to `last` between `start` and `end`."""
     for day in days(first, last):
@@ -252,10 +351,10 @@ def weeks_ahead(emu: Emulator, as_of: date, *, allocations: bool) -> dict[tuple[
     first = week_of(as_of)
     weeks = [first + timedelta(days=7 * k) for k in range(WEEKS_AHEAD + 1)]
     last = weeks[-1] + timedelta(days=6)
-    off: dict[tuple[int, date], int] = defaultdict(int)
-    for record in emu.truth("time-offs"):
-        for day in _working_days(record["startDate"], record.get("endDate"), first, last):
-            off[record["user"]["userId"], week_of(day)] += record.get("durationInMinutes") or 0
+    off: dict[tuple[int, date], float] = defaultdict(float)
+    for (user_id, day), minutes in time_off_by_day(emu).items():
+        if first <= day <= last:
+            off[user_id, week_of(day)] += minutes
     planned, projects = _planned(emu, first, last) if allocations else ({}, {})
     users_by_id = {u["userId"]: u for u in emu.truth("users")}
     people = {uid for uid, u in users_by_id.items() if u.get("capacityInMinutes") is not None}
@@ -287,6 +386,35 @@ def weeks_ahead(emu: Emulator, as_of: date, *, allocations: bool) -> dict[tuple[
                 else None,
                 "_text": {"is_over_allocated": over, "allocation_status": status},
             }
+    return out
+
+
+def weeks_ahead_allocations(emu: Emulator, as_of: date) -> dict[tuple[int, str, int], dict]:
+    """Per (member, week, project) from as_of's week for WEEKS_AHEAD more: hard and soft minutes
+    (each allocation's minutes per day on each working day of the week inside its dates), and
+    whether the project is Completed or Cancelled."""
+    first = week_of(as_of)
+    last = first + timedelta(days=7 * WEEKS_AHEAD + 6)
+    closed = {
+        p["projectId"]: (p.get("status") or {}).get("label") in (COMPLETED, "Cancelled")
+        for p in emu.truth("projects")
+    }
+    out: dict[tuple[int, str, int], dict] = {}
+    for record in emu.truth("resource-allocations"):
+        if not record.get("member"):
+            continue
+        minutes = record.get("minutesPerDay")
+        if minutes is None:
+            minutes = record["secondsPerDay"] / 60
+        project = record["project"]["projectId"]
+        for day in _working_days(record["startDate"], record["endDate"], first, last):
+            key = (record["member"]["userId"], week_of(day).isoformat(), project)
+            row = out.setdefault(key, {
+                "weeks_ahead": (week_of(day) - first).days // 7, "hard_allocated_minutes": 0.0,
+                "soft_allocated_minutes": 0.0, "_text": {"project_is_closed": closed.get(project)},
+            })  # fmt: skip
+            kind = "hard" if record.get("allocationType") == "HARD" else "soft"
+            row[f"{kind}_allocated_minutes"] += minutes
     return out
 
 

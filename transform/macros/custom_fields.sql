@@ -21,10 +21,10 @@
       and {{ not_soft_deleted(src) }}
     order by 1
   {%- endset -%}
-  {%- set include = var('custom_fields_include', []) | map('string') | map('lower') | list -%}
-  {%- set exclude = var('custom_fields_exclude', []) | map('string') | map('lower') | list -%}
+  {%- set include = rocketlane_var('custom_fields_include') | map('string') | map('lower') | list -%}
+  {%- set exclude = rocketlane_var('custom_fields_exclude') | map('string') | map('lower') | list -%}
   {%- set pinned = {} -%}
-  {%- for key, value in (var('custom_field_column_names', {}) or {}).items() -%}
+  {%- for key, value in (rocketlane_var('custom_field_column_names') or {}).items() -%}
     {%- do pinned.update({key | string: value}) -%}
   {%- endfor -%}
   {%- set used = taken | map('lower') | list -%}

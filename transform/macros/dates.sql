@@ -5,10 +5,10 @@
   cast({{ expr }} as date)
 {%- endmacro %}
 
-{#- The day the models count from: var `as_of_date`, else DBT_ROCKETLANE_AS_OF_DATE, else the
+{#- The day the models count from: var `rocketlane_as_of_date`, else DBT_ROCKETLANE_AS_OF_DATE, else the
     warehouse's current date. -#}
 {% macro as_of_date() -%}
-  {%- set day = var('as_of_date', '') or env_var('DBT_ROCKETLANE_AS_OF_DATE', '') -%}
+  {%- set day = rocketlane_var('as_of_date') or env_var('DBT_ROCKETLANE_AS_OF_DATE', '') -%}
   {%- if day -%} cast('{{ day }}' as date) {%- else -%} current_date {%- endif -%}
 {%- endmacro %}
 
@@ -46,12 +46,12 @@
   {{ dbt.datediff(start, end, 'day') }}
 {%- endmacro %}
 
-{#- Working days (var `working_days_per_week` from Monday) of the days `start` to `end` that fall in
+{#- Working days (var `rocketlane_working_days_per_week` from Monday) of the days `start` to `end` that fall in
     the week of Monday `week_start`: their day numbers in the week (0-6), cut to the working days,
     counted. 0 when they miss the week. -#}
 {% macro working_days_in_week(start, end, week_start) -%}
     greatest(
-        least({{ days_between(week_start, 'least(' ~ end ~ ', ' ~ add_days(week_start, 6) ~ ')') }}, {{ var('working_days_per_week') - 1 }})
+        least({{ days_between(week_start, 'least(' ~ end ~ ', ' ~ add_days(week_start, 6) ~ ')') }}, {{ rocketlane_var('working_days_per_week') - 1 }})
         - {{ days_between(week_start, 'greatest(' ~ start ~ ', ' ~ week_start ~ ')') }} + 1,
         0
     )

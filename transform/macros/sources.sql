@@ -14,7 +14,7 @@
 {#- Whether the models use the opt-in table `name`: var `var_name` (using_invoices,
     using_resource_allocations) when set to true or false, else whether the table exists. -#}
 {% macro using_source(name, var_name) -%}
-  {%- set setting = var(var_name, none) -%}
+  {%- set setting = rocketlane_var(var_name) -%}
   {%- if setting is none or setting | string | trim == '' -%}
     {{ return(source_exists(name)) }}
   {%- endif -%}

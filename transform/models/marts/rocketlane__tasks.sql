@@ -43,7 +43,7 @@ custom_fields as (
 flagged as (
     select
         tasks.*,
-        coalesce(tasks.status_value in ({{ var('task_completed_status_values') | join(', ') }}), false) as is_completed
+        coalesce(tasks.status_value in ({{ rocketlane_var('task_completed_status_values') | join(', ') }}), false) as is_completed
     from tasks
 )
 

@@ -1,17 +1,17 @@
-{#- One row per person and ISO week, for this week and the next var `weeks_ahead` (default 12):
+{#- One row per person and ISO week, for this week and the next var `rocketlane_weeks_ahead` (default 12):
     minutes allocated to them (opt-in `resource-allocations`) against their available capacity.
 
     Allocated: each allocation's minutes per day on every working day (Monday to Friday, var
     `working_days_per_week`) of the week between its start and end dates; placeholders are not
-    people and are left out. Available: capacity (`capacityInMinutes`, a week's) less time off
-    (its minutes per day on each working day it covers), at least 0, as in
-    rocketlane__weekly_utilisation. Over-allocated: more allocated than available; under-
-    allocated: less than var `under_allocated_below` (default 0.5) of it. Without allocations
-    (not loaded, or var using_resource_allocations false) the allocation columns are NULL.
+    people and are left out. Available: int_rocketlane__available_time's, as in
+    rocketlane__weekly_utilisation (capacity less time off, each day's time off bounded by a
+    day's capacity, never negative). Over-allocated: more allocated than available; under-
+    allocated: less than var `rocketlane_under_allocated_below` (default 0.5) of it. Without allocations
+    (not loaded, or var rocketlane_using_resource_allocations false) the allocation columns are NULL.
     People: users with a capacity or with an allocation in these weeks. -#}
 {%- set allocations = using_source('resource_allocations', 'using_resource_allocations') -%}
 with week_numbers as (
-    {{ dbt.generate_series(var('weeks_ahead') + 1) }}
+    {{ dbt.generate_series(rocketlane_var('weeks_ahead') + 1) }}
 ),
 
 weeks as (
@@ -19,19 +19,6 @@ weeks as (
         generated_number - 1 as weeks_ahead,
         {{ add_days(iso_week_start(as_of_date()), '7 * (generated_number - 1)') }} as week_start
     from week_numbers
-),
-
-time_off as (
-    select
-        o.user_id,
-        w.week_start,
-        sum(coalesce(o.minutes_per_day, 0)
-            * {{ working_days_in_week('o.start_date', 'coalesce(o.end_date, o.start_date)', 'w.week_start') }}) as time_off_minutes
-    from {{ ref('stg_rocketlane__time_offs') }} as o
-    inner join weeks as w
-        on o.start_date <= {{ add_days('w.week_start', 6) }}
-       and coalesce(o.end_date, o.start_date) >= w.week_start
-    group by o.user_id, w.week_start
 ),
 
 {%- if allocations %}
@@ -71,9 +58,7 @@ grid as (
         w.weeks_ahead,
         w.week_start,
         coalesce(o.time_off_minutes, 0) as time_off_minutes,
-        case when p.capacity_in_minutes is not null
-            then greatest(p.capacity_in_minutes - coalesce(o.time_off_minutes, 0), 0)
-        end as available_minutes,
+        o.available_minutes,
     {%- if allocations %}
         coalesce(a.allocated_minutes, 0) as allocated_minutes,
         coalesce(a.hard_allocated_minutes, 0) as hard_allocated_minutes,
@@ -85,7 +70,8 @@ grid as (
     {%- endif %}
     from people as p
     cross join weeks as w
-    left join time_off as o on o.user_id = p.user_id and o.week_start = w.week_start
+    left join {{ ref('int_rocketlane__available_time') }} as o
+        on o.user_id = p.user_id and o.week_start = w.week_start
     {%- if allocations %}
     left join allocated as a on a.user_id = p.user_id and a.week_start = w.week_start
     {%- endif %}
@@ -117,7 +103,7 @@ select
     case
         when available_minutes is null or allocated_minutes is null then null
         when allocated_minutes > available_minutes then 'over'
-        when allocated_minutes < available_minutes * {{ var('under_allocated_below') }} then 'under'
+        when allocated_minutes < available_minutes * {{ rocketlane_var('under_allocated_below') }} then 'under'
         else 'within'
     end as allocation_status
 from grid

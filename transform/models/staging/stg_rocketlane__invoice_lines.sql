@@ -1,5 +1,5 @@
 {#- Invoice lines (opt-in stream `invoice-lines`), with the project a line bills (`projectId`,
-    which tap-pm sets from a PROJECT source); none without invoices (var using_invoices). -#}
+    which tap-pm sets from a PROJECT source); none without invoices (var rocketlane_using_invoices). -#}
 {%- set src = source('rocketlane', 'invoice_lines') -%}
 {%- set present = using_source('invoices', 'using_invoices') and source_exists('invoice_lines') -%}
 {{ staged_select(src, present, [

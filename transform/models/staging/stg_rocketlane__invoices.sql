@@ -1,4 +1,4 @@
-{#- Invoices (opt-in stream `invoices`): no row unless the models use them (var using_invoices,
+{#- Invoices (opt-in stream `invoices`): no row unless the models use them (var rocketlane_using_invoices,
     by default whether the table exists). -#}
 {%- set src = source('rocketlane', 'invoices') -%}
 {{ staged_select(src, using_source('invoices', 'using_invoices'), [

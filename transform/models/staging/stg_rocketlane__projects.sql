@@ -26,12 +26,15 @@ select
     {%- for name, path in [
         ('actual_revenue', 'actualRevenue'), ('estimated_revenue', 'estimatedRevenue'),
         ('actual_cost', 'actualCost'), ('estimated_cost', 'estimatedCost'),
-        ('actual_margin', 'actualProfit'), ('estimated_margin', 'estimatedProfit'),
+        ('actual_profit', 'actualProfit'), ('estimated_profit', 'estimatedProfit'),
         ('actual_margin_percent', 'actualProfitMargin'),
         ('estimated_margin_percent', 'estimatedProfitMargin'),
     ] %}
     cast({{ json_float(col('financials'), 'metrics.' ~ path) }} as {{ dbt.type_numeric() }}) as {{ name }},
     {%- endfor %}
+    {#- Deprecated aliases (1.1.0, removed in 1.2.0): actual_profit and estimated_profit. #}
+    cast({{ json_float(col('financials'), 'metrics.actualProfit') }} as {{ dbt.type_numeric() }}) as actual_margin,
+    cast({{ json_float(col('financials'), 'metrics.estimatedProfit') }} as {{ dbt.type_numeric() }}) as estimated_margin,
     {{ col('currentPhases') }} as current_phases,
     cast({{ col('createdAt') }} as {{ dbt.type_timestamp() }}) as created_at,
     cast({{ col('updatedAt') }} as {{ dbt.type_timestamp() }}) as updated_at{{ custom_fields_column(src) }}{{ drift_column(src) }}

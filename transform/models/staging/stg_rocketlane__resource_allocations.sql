@@ -1,6 +1,6 @@
 {#- Resource allocations (opt-in stream `resource-allocations`): a team member or a placeholder
     planned on a project for some minutes per working day from a start to an end date. No row
-    unless the models use them (var using_resource_allocations, by default whether the table
+    unless the models use them (var rocketlane_using_resource_allocations, by default whether the table
     exists). -#}
 {%- set src = source('rocketlane', 'resource_allocations') -%}
 {{ staged_select(src, using_source('resource_allocations', 'using_resource_allocations'), [
