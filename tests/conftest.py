@@ -347,6 +347,24 @@ def opt_in_ids(emu: Emulator, stream: str) -> set:
     return emu.ids(stream)
 
 
+def statuses(emu: Emulator) -> list[int]:
+    return [entry.status for entry in emu.request_log]
+
+
+def failure_line(run) -> str:
+    """The one line a failed run explains itself with (no traceback, non-zero exit)."""
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    return line
+
+
+def assert_complete(run, emu: Emulator, *, streams=STREAMS) -> None:
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in streams:
+        assert run.ids(stream) == emu.ids(stream), stream
+
+
 # ----------------------------------------------------------------------------- test layers
 # Three layers, marked on every test at collection (pyproject.toml registers them):
 # - `unit`: in this process only: no tap, Meltano or dbt process, no warehouse;
