@@ -10,7 +10,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -19,6 +19,8 @@ from tap_pm.tap import TapPM
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from tap_pm.client import RocketlaneStream
 
 API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
 TAP = str(Path(sys.executable).parent / "tap-pm")
@@ -277,6 +279,11 @@ def sync_in_process(
     out, err = capfd.readouterr()
     assert_no_secret(out, err)
     return TapRun(0, out, err, parse_messages(out))
+
+
+def streams_of(tap: TapPM) -> dict[str, RocketlaneStream]:
+    """The tap's streams by name, as what they are: the SDK types `Tap.streams` as plain Streams."""
+    return cast("dict[str, RocketlaneStream]", tap.streams)
 
 
 def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
