@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conftest import API_KEY, STREAMS, UNREACHABLE_CONFIG, discover, run_tap, select, tap_config
