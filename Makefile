@@ -82,7 +82,7 @@ bench: install $(MELTANO_STAMP)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tap_pm rocketlane_emulator
+	$(VENV)/bin/mypy tap_pm rocketlane_emulator tests
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .meltano output mutants .coverage .coverage.*

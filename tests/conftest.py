@@ -10,12 +10,17 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from rocketlane_emulator import ID_KEYS, Emulator, Faults, Scale
 from tap_pm.tap import TapPM
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tap_pm.client import RocketlaneStream
 
 API_KEY = "rl-test-key-7f3c9a1e5d"  # distinctive, so a leak is easy to find
 TAP = str(Path(sys.executable).parent / "tap-pm")
@@ -47,13 +52,13 @@ SPEC_PATHS = {
 LIVE_TYPES = {"projects.currency": "object"}
 
 
-def resolve(schema: dict) -> dict:
+def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     return schema
 
 
-def spec_item(stream: str) -> dict:
+def spec_item(stream: str) -> dict[str, Any]:
     """The spec's schema of one record of a list."""
     path = SPEC_PATHS.get(stream, f"/1.0/{stream}")
     content = SPEC["paths"][path]["get"]["responses"]["200"]["content"]
@@ -158,9 +163,9 @@ class TapRun:
     returncode: int
     stdout: str
     stderr: str
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def records(self, stream: str) -> list[dict]:
+    def records(self, stream: str) -> list[dict[str, Any]]:
         return [
             m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
         ]
@@ -175,16 +180,16 @@ class TapRun:
                 counts[m["stream"]] += 1
         return dict(counts)
 
-    def schemas(self) -> dict[str, dict]:
+    def schemas(self) -> dict[str, dict[str, Any]]:
         return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
 
     @property
-    def final_state(self) -> dict:
+    def final_state(self) -> dict[str, Any]:
         states = [m["value"] for m in self.messages if m["type"] == "STATE"]
         return states[-1] if states else {}
 
 
-def parse_messages(stdout: str) -> list[dict]:
+def parse_messages(stdout: str) -> list[dict[str, Any]]:
     """Singer messages, one per complete line (a killed process may leave half a line)."""
     messages = []
     for line in stdout.splitlines():
@@ -225,8 +230,8 @@ def run_tap(
     tmp_path: Path,
     config: dict[str, Any],
     *args: str,
-    state: dict | None = None,
-    catalog: dict | None = None,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
     timeout: float = 300,
     env: dict[str, str] | None = None,
     clock_offset: float | None = None,
@@ -258,11 +263,11 @@ def run_tap(
 
 
 def sync_in_process(
-    capfd: pytest.CaptureFixture,
+    capfd: pytest.CaptureFixture[str],
     config: dict[str, Any],
     *,
-    state: dict | None = None,
-    catalog: dict | None = None,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
 ) -> TapRun:
     """One sync by the tap in the test's own process: what it printed, as a TapRun.
 
@@ -276,13 +281,19 @@ def sync_in_process(
     return TapRun(0, out, err, parse_messages(out))
 
 
-def discover(tmp_path: Path, config: dict[str, Any]) -> dict:
+def streams_of(tap: TapPM) -> dict[str, RocketlaneStream]:
+    """The tap's streams by name, as what they are: the SDK types `Tap.streams` as plain Streams."""
+    return cast("dict[str, RocketlaneStream]", tap.streams)
+
+
+def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     run = run_tap(tmp_path, config, "--discover")
     assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout)
+    catalog: dict[str, Any] = json.loads(run.stdout)
+    return catalog
 
 
-def select(catalog: dict, streams: tuple[str, ...]) -> dict:
+def select(catalog: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
     """Select whole streams in a discovered catalog, deselect the rest."""
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
@@ -292,7 +303,9 @@ def select(catalog: dict, streams: tuple[str, ...]) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _no_key_in_any_output(capfd, caplog):
+def _no_key_in_any_output(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
     """Whatever a test printed or logged, in-process or not, must not contain the key."""
     yield
     out, err = capfd.readouterr()
@@ -300,21 +313,21 @@ def _no_key_in_any_output(capfd, caplog):
 
 
 @pytest.fixture
-def emulator():
+def emulator() -> Iterator[Emulator]:
     """A fresh default-size emulator per test, so tests may mutate it."""
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
         yield emu
 
 
 @pytest.fixture(scope="session")
-def shared_emulator():
+def shared_emulator() -> Iterator[Emulator]:
     """A read-only default-size emulator shared by tests that do not mutate data."""
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults()) as emu:
         yield emu
 
 
 @pytest.fixture(scope="session")
-def full_sync(shared_emulator, tmp_path_factory) -> TapRun:
+def full_sync(shared_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> TapRun:
     """One full sync of the shared emulator with default settings."""
     run = run_tap(tmp_path_factory.mktemp("full"), tap_config(shared_emulator))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -330,7 +343,7 @@ OPT_IN = (
 UNDOCUMENTED = ("companies",)
 
 
-def allocation_key(record: dict) -> str:
+def allocation_key(record: dict[str, Any]) -> str:
     """The key tap-pm gives a resource allocation (the API sends none), from the emulator's."""
     who = (
         f"member:{record['member']['userId']}"
@@ -340,7 +353,7 @@ def allocation_key(record: dict) -> str:
     return f"{record['project']['projectId']}:{who}:{record['startDate']}:{record['createdAt']}"
 
 
-def opt_in_ids(emu: Emulator, stream: str) -> set:
+def opt_in_ids(emu: Emulator, stream: str) -> set[int] | set[str]:
     """The ids tap-pm should emit for an opt-in stream: the key it makes for allocations."""
     if stream == "resource-allocations":
         return {allocation_key(r) for r in emu.truth(stream)}
@@ -351,7 +364,7 @@ def statuses(emu: Emulator) -> list[int]:
     return [entry.status for entry in emu.request_log]
 
 
-def failure_line(run) -> str:
+def failure_line(run: TapRun) -> str:
     """The one line a failed run explains itself with (no traceback, non-zero exit)."""
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
@@ -359,7 +372,7 @@ def failure_line(run) -> str:
     return line
 
 
-def assert_complete(run, emu: Emulator, *, streams=STREAMS) -> None:
+def assert_complete(run: TapRun, emu: Emulator, *, streams: tuple[str, ...] = STREAMS) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     for stream in streams:
         assert run.ids(stream) == emu.ids(stream), stream

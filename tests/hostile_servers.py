@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import requests
-from typing_extensions import Self
+from typing_extensions import Self, override
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,6 +37,7 @@ class Handler(BaseHTTPRequestHandler):
     server: HostileServer
     protocol_version = "HTTP/1.1"
 
+    @override
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -107,6 +108,7 @@ class HostileServer(ThreadingHTTPServer):
             self.socket = context.wrap_socket(self.socket, server_side=True)
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
+    @override
     def get_request(self) -> tuple[Any, Any]:
         self.connections += 1
         return super().get_request()
@@ -127,10 +129,12 @@ class HostileServer(ThreadingHTTPServer):
     def keys_received(self) -> list[str]:
         return [s.headers["api-key"] for s in self.seen if "api-key" in s.headers]
 
+    @override
     def __enter__(self) -> Self:
         self._thread.start()
         return self
 
+    @override
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()

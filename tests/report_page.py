@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from typing_extensions import override
+
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
 
@@ -44,6 +46,7 @@ class _Reader(HTMLParser):
                 return attrs.get("data-chart")
         return None
 
+    @override
     def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
         attrs = {k: v or "" for k, v in attrs_list}
         if tag == "a" and attrs.get("href"):
@@ -73,10 +76,12 @@ class _Reader(HTMLParser):
         if tag == "text" and "bartext" in classes:
             self.text = []
 
+    @override
     def handle_data(self, data: str) -> None:
         if self.text is not None:
             self.text.append(data)
 
+    @override
     def handle_endtag(self, tag: str) -> None:
         if tag in VOID:
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyrate_limiter.limiter
 import pytest
 from pyrate_limiter import MonotonicClock
+from typing_extensions import override
 
 from tap_pm.budget import MARGIN_MS, WINDOW_MS, RequestBudget
 
@@ -16,6 +17,7 @@ class FakeClock(MonotonicClock):
     def __init__(self, now_ms: int) -> None:
         self.now_ms = now_ms
 
+    @override
     def now(self) -> int:
         return self.now_ms
 
@@ -32,7 +34,7 @@ WINDOW = WINDOW_MS + MARGIN_MS
 
 
 @pytest.fixture
-def clock(monkeypatch) -> FakeClock:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(START)
     monkeypatch.setattr(pyrate_limiter.limiter, "sleep", fake.sleep)
     return fake
@@ -46,14 +48,14 @@ def budget(clock: FakeClock, per_minute: int, max_wait: float = 3600) -> Request
 
 def acquired_at(clock: FakeClock, made: RequestBudget, count: int) -> list[int]:
     """When each of `count` more requests leaves the budget (ms after START)."""
-    times = []
+    times: list[int] = []
     for _ in range(count):
         made.acquire()
         times.append(clock.now_ms - START)
     return times
 
 
-def test_a_window_is_spent_at_once_then_a_minute_later(clock):
+def test_a_window_is_spent_at_once_then_a_minute_later(clock: FakeClock) -> None:
     made = budget(clock, per_minute=3)
     # The fourth waits until the first leaves the window (plus the margin): not a third
     # of a minute, as a budget paced evenly would.
@@ -68,7 +70,7 @@ def test_a_window_is_spent_at_once_then_a_minute_later(clock):
     ]
 
 
-def test_after_a_429_the_request_goes_again_exactly_when_the_api_says(clock):
+def test_after_a_429_the_request_goes_again_exactly_when_the_api_says(clock: FakeClock) -> None:
     made = budget(clock, per_minute=3)
     assert acquired_at(clock, made, 2) == [0, 0]  # the first is accepted, the second refused
     made.rate_limited(5.0, "tasks")
@@ -78,7 +80,7 @@ def test_after_a_429_the_request_goes_again_exactly_when_the_api_says(clock):
     assert made.waited_seconds == 5.0
 
 
-def test_a_429_counts_the_tap_s_own_requests_where_they_are(clock):
+def test_a_429_counts_the_tap_s_own_requests_where_they_are(clock: FakeClock) -> None:
     made = budget(clock, per_minute=4)
     acquired_at(clock, made, 1)
     clock.now_ms += 10_000
@@ -90,7 +92,9 @@ def test_a_429_counts_the_tap_s_own_requests_where_they_are(clock):
     assert acquired_at(clock, made, 4) == [13_001, 13_001, WINDOW + 1, 10_000 + WINDOW + 1]
 
 
-def test_a_429_of_a_short_window_waits_what_it_names_not_the_rest_of_a_minute(clock):
+def test_a_429_of_a_short_window_waits_what_it_names_not_the_rest_of_a_minute(
+    clock: FakeClock,
+) -> None:
     """Issue 28, case 6: an API allowing 8 a second, the setting 600 a minute."""
     made = budget(clock, per_minute=600)
     acquired_at(clock, made, 9)  # 8 accepted, the ninth refused: back in 1 s
@@ -99,14 +103,14 @@ def test_a_429_of_a_short_window_waits_what_it_names_not_the_rest_of_a_minute(cl
     assert made.waited_seconds == 1.0
 
 
-def test_a_429_of_an_hour_window_returns_the_whole_allowance_at_its_end(clock):
+def test_a_429_of_an_hour_window_returns_the_whole_allowance_at_its_end(clock: FakeClock) -> None:
     made = budget(clock, per_minute=3)
     acquired_at(clock, made, 2)
     made.rate_limited(1800.0, "tasks")
     assert acquired_at(clock, made, 4) == [1_800_001] * 3 + [1_800_001 + WINDOW + 1]
 
 
-def test_429_waits_beyond_the_allowance_fail(clock):
+def test_429_waits_beyond_the_allowance_fail(clock: FakeClock) -> None:
     made = budget(clock, per_minute=3, max_wait=10)
     acquired_at(clock, made, 1)
     made.rate_limited(6.0, "tasks")

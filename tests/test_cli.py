@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import STREAMS, TAP, discover, in_scope, run_tap, select, tap_config
 
-from rocketlane_emulator import ID_KEYS
+from rocketlane_emulator import ID_KEYS, Emulator
 
 SETTINGS = (
     "api_key", "base_url", "start_date", "page_size", "include_archived",
@@ -26,7 +26,7 @@ def about(fmt: str | None) -> str:
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
 
-def test_about_lists_every_setting_in_all_formats():
+def test_about_lists_every_setting_in_all_formats() -> None:
     as_json = json.loads(about("json"))
     assert set(SETTINGS) <= set(as_json["settings"]["properties"])
     assert as_json["settings"]["required"] == ["api_key"]
@@ -41,7 +41,7 @@ def test_about_lists_every_setting_in_all_formats():
         assert setting in text
 
 
-def test_discover_lists_nine_streams(shared_emulator, tmp_path):
+def test_discover_lists_nine_streams(shared_emulator: Emulator, tmp_path: Path) -> None:
     run = run_tap(tmp_path, tap_config(shared_emulator), "--discover")
     assert run.returncode == 0
     catalog = json.loads(run.stdout)
@@ -53,7 +53,7 @@ def test_discover_lists_nine_streams(shared_emulator, tmp_path):
         assert ("replication_key" in entry) == (stream != "time-offs")
 
 
-def test_catalog_selects_streams_and_fields(shared_emulator, tmp_path):
+def test_catalog_selects_streams_and_fields(shared_emulator: Emulator, tmp_path: Path) -> None:
     discovered = json.loads(run_tap(tmp_path, tap_config(shared_emulator), "--discover").stdout)
     for entry in discovered["streams"]:
         for item in entry["metadata"]:
@@ -88,7 +88,7 @@ def test_catalog_selects_streams_and_fields(shared_emulator, tmp_path):
         assert record["projectId"] == shared_emulator.project_of("phases", record["id"])
 
 
-def test_connection_test_makes_one_request(emulator, tmp_path):
+def test_connection_test_makes_one_request(emulator: Emulator, tmp_path: Path) -> None:
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator), "--test")
     assert run.returncode == 0, run.stderr[-2000:]
@@ -96,7 +96,7 @@ def test_connection_test_makes_one_request(emulator, tmp_path):
     assert emulator.request_log[0].status == 200
 
 
-def test_stream_maps_transform_and_filter(shared_emulator, tmp_path):
+def test_stream_maps_transform_and_filter(shared_emulator: Emulator, tmp_path: Path) -> None:
     config = tap_config(
         shared_emulator,
         stream_maps={
@@ -113,7 +113,7 @@ def test_stream_maps_transform_and_filter(shared_emulator, tmp_path):
     assert all(u["email"] is None or len(u["email"]) == 32 for u in users)
 
 
-def test_alias_on_a_deselected_stream(shared_emulator, tmp_path):
+def test_alias_on_a_deselected_stream(shared_emulator: Emulator, tmp_path: Path) -> None:
     # meltano.yml aliases hyphenated streams for SQL targets; deselecting one must still work.
     config = tap_config(shared_emulator, stream_maps={"time-offs": {"__alias__": "time_offs"}})
     catalog = select(discover(tmp_path, config), ("users",))
@@ -124,7 +124,7 @@ def test_alias_on_a_deselected_stream(shared_emulator, tmp_path):
     assert everything.ids("time_offs") == shared_emulator.ids("time-offs")
 
 
-def test_schema_flattening(shared_emulator, tmp_path):
+def test_schema_flattening(shared_emulator: Emulator, tmp_path: Path) -> None:
     config = tap_config(shared_emulator, flattening_enabled=True, flattening_max_depth=1)
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -135,7 +135,7 @@ def test_schema_flattening(shared_emulator, tmp_path):
     assert record["project__projectId"] == record["projectId"]
 
 
-def test_batch_messages_carry_every_record(shared_emulator, tmp_path):
+def test_batch_messages_carry_every_record(shared_emulator: Emulator, tmp_path: Path) -> None:
     batch_dir = tmp_path / "batches"
     batch_dir.mkdir()
     config = tap_config(
@@ -158,7 +158,7 @@ def test_batch_messages_carry_every_record(shared_emulator, tmp_path):
         assert ids[stream] == shared_emulator.ids(stream), stream
 
 
-def test_page_size_sets_request_count(emulator, tmp_path):
+def test_page_size_sets_request_count(emulator: Emulator, tmp_path: Path) -> None:
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, page_size=7))
     assert run.returncode == 0, run.stderr[-2000:]
@@ -167,7 +167,9 @@ def test_page_size_sets_request_count(emulator, tmp_path):
     assert all(e.params.get("pageSize") == "7" for e in users)
 
 
-def test_project_ids_restrict_projects_and_their_records(shared_emulator, tmp_path):
+def test_project_ids_restrict_projects_and_their_records(
+    shared_emulator: Emulator, tmp_path: Path
+) -> None:
     projects = sorted(shared_emulator.ids("projects"))[:2]
     run = run_tap(tmp_path, tap_config(shared_emulator, project_ids=projects))
     assert run.returncode == 0, run.stderr[-2000:]
@@ -182,7 +184,9 @@ def test_project_ids_restrict_projects_and_their_records(shared_emulator, tmp_pa
     assert run.ids("users") == shared_emulator.ids("users")
 
 
-def test_switches_off_leave_out_archived_deleted_and_custom_fields(shared_emulator, tmp_path):
+def test_switches_off_leave_out_archived_deleted_and_custom_fields(
+    shared_emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(
         shared_emulator,
         include_archived=False,
@@ -202,7 +206,7 @@ def test_switches_off_leave_out_archived_deleted_and_custom_fields(shared_emulat
     assert any(r.get("assignees") for r in run.records("tasks"))
 
 
-def test_start_date_limits_the_first_sync(shared_emulator, tmp_path):
+def test_start_date_limits_the_first_sync(shared_emulator: Emulator, tmp_path: Path) -> None:
     tasks = sorted(shared_emulator.truth("tasks"), key=lambda t: t["updatedAt"])
     pivot = tasks[len(tasks) // 2]["updatedAt"]
     start = datetime.fromtimestamp(pivot / 1000, tz=timezone.utc).isoformat()

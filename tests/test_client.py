@@ -7,19 +7,22 @@ import time
 from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from conftest import streams_of
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_pm.budget import RateLimitedError, retry_after_seconds
 from tap_pm.client import (
     PageTokenExpiredError,
     PartitionGoneError,
-    TapPMError,
+    RocketlaneStream,
     ms_to_rfc3339,
     to_epoch_ms,
 )
+from tap_pm.errors import TapPMError
 from tap_pm.pagination import PageTokenPaginator, PaginationError
 from tap_pm.tap import TapPM
 
@@ -29,7 +32,7 @@ ONE_MINUTE = 60.0
 
 
 def response(
-    status: int, body: object = None, headers: dict | None = None, url: str = ""
+    status: int, body: object = None, headers: dict[str, Any] | None = None, url: str = ""
 ) -> requests.Response:
     resp = requests.Response()
     resp.status_code = status
@@ -48,12 +51,12 @@ def page(
 
 
 @pytest.fixture(scope="module")
-def streams():
+def streams() -> dict[str, RocketlaneStream]:
     tap = TapPM(config={"api_key": KEY}, validate_config=True)
-    return tap.streams
+    return streams_of(tap)
 
 
-def test_retry_after_header_forms():
+def test_retry_after_header_forms() -> None:
     in_two_seconds_ms = str(int((time.time() + 2) * 1000))
     assert (
         1.5 < retry_after_seconds(response(429, headers={"X-Retry-After": in_two_seconds_ms})) <= 2
@@ -86,13 +89,19 @@ def test_retry_after_header_forms():
     ],
 )
 def test_status_codes_are_sorted_into_wait_retry_restart_skip_or_fail(
-    streams, status, url, stream, raised
-):
+    streams: dict[str, RocketlaneStream],
+    status: int,
+    url: str,
+    stream: str,
+    raised: type[Exception],
+) -> None:
     with pytest.raises(raised):
         streams[stream].validate_response(response(status, {"errors": []}, url=url))
 
 
-def test_bodies_that_are_not_json_or_not_a_page_are_retried(streams):
+def test_bodies_that_are_not_json_or_not_a_page_are_retried(
+    streams: dict[str, RocketlaneStream],
+) -> None:
     with pytest.raises(RetriableAPIError, match="invalid JSON"):
         streams["tasks"].validate_response(response(200, b'{"data": [{"taskId": 1'))
     with pytest.raises(RetriableAPIError, match="no `data` list"):
@@ -100,14 +109,14 @@ def test_bodies_that_are_not_json_or_not_a_page_are_retried(streams):
     streams["tasks"].validate_response(response(200, {"data": [], "pagination": {}}))
 
 
-def test_key_message_names_the_setting_not_the_key(streams):
+def test_key_message_names_the_setting_not_the_key(streams: dict[str, RocketlaneStream]) -> None:
     with pytest.raises(TapPMError) as caught:
         streams["users"].validate_response(response(401, {"errors": [{"errorMessage": "nope"}]}))
     assert "check api_key" in caught.value.message.lower()
     assert KEY not in caught.value.message
 
 
-def test_paginator_follows_tokens_and_refuses_loops():
+def test_paginator_follows_tokens_and_refuses_loops() -> None:
     paginator = PageTokenPaginator()
     paginator.advance(page(has_more=True, token="t1", ids=(1,)))
     assert paginator.current_value == "t1"
@@ -123,7 +132,7 @@ def test_paginator_follows_tokens_and_refuses_loops():
     assert done.finished
 
 
-def test_pages_without_new_ids_or_beyond_the_count_end_the_listing():
+def test_pages_without_new_ids_or_beyond_the_count_end_the_listing() -> None:
     paginator = PageTokenPaginator()
     paginator.advance(page(has_more=True, token="t1", ids=(1, 2)))
     paginator.advance(page(has_more=True, token="t2", ids=(2,)))  # one fruitless page may pass
@@ -143,7 +152,8 @@ def test_pages_without_new_ids_or_beyond_the_count_end_the_listing():
         )
 
 
-def test_a_page_without_pagination_proves_nothing():
+def test_a_page_without_pagination_proves_nothing() -> None:
+    body: dict[str, Any]
     for body in ({"data": []}, {"data": [], "pagination": None}, {"data": [], "pagination": []}):
         with pytest.raises(PaginationError, match="not an object"):
             PageTokenPaginator().has_more(response(200, body))
@@ -155,19 +165,19 @@ def test_a_page_without_pagination_proves_nothing():
         PageTokenPaginator().has_more(response(200, short))
 
 
-def test_empty_page_with_more_to_come_is_not_the_end():
+def test_empty_page_with_more_to_come_is_not_the_end() -> None:
     assert PageTokenPaginator().continue_if_empty(page(has_more=True, token="t"))
     assert not PageTokenPaginator().continue_if_empty(page(has_more=False))
 
 
-def test_timestamps_round_trip_at_millisecond_precision():
+def test_timestamps_round_trip_at_millisecond_precision() -> None:
     for epoch_ms in (0, 1_700_000_000_123, 1_735_689_599_999):
         text = ms_to_rfc3339(epoch_ms)
         assert text.endswith("+00:00")
         assert to_epoch_ms(datetime.fromisoformat(text)) == epoch_ms
 
 
-def test_request_parameters(streams):
+def test_request_parameters(streams: dict[str, RocketlaneStream]) -> None:
     tasks = streams["tasks"].get_url_params(None, "tok")
     assert tasks["pageToken"] == "tok"
     assert tasks["pageSize"] == 100

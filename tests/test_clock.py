@@ -10,6 +10,7 @@ import calendar
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -23,10 +24,13 @@ from conftest import (
     tap_config,
 )
 
-from rocketlane_emulator import ID_KEYS, RESOURCES
-from tap_pm import clock
+from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
 from tap_pm.clock import ApiClock, response_date, seconds_until
 from tap_pm.errors import mask_secret
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 FIVE_MINUTES = 300
 # An HTTP date (RFC 9110's example) and the same instant in epoch seconds, computed apart.
@@ -38,23 +42,25 @@ def to_ms(value: str) -> int:
     return round(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def bookmarks(state: dict, stream: str) -> list[int]:
+def bookmarks(state: dict[str, Any], stream: str) -> list[int]:
     entry = state["bookmarks"].get(stream, {})
     values = [p.get("replication_key_value") for p in entry.get("partitions", [])]
     values.append(entry.get("replication_key_value"))
     return [to_ms(v) for v in values if v]
 
 
-def stream_starts(emu) -> dict[str, float]:
+def stream_starts(emu: Emulator) -> dict[str | None, float]:
     """Per resource, the emulator's clock (epoch ms) when its first request arrived."""
-    starts: dict[str, float] = {}
+    starts: dict[str | None, float] = {}
     for entry in emu.request_log:
         starts.setdefault(entry.resource, entry.time * 1000)
     return starts
 
 
 @pytest.mark.parametrize("offset", [FIVE_MINUTES, -FIVE_MINUTES], ids=["ahead", "behind"])
-def test_a_change_made_during_a_sync_arrives_in_the_next(emulator, tmp_path, offset):
+def test_a_change_made_during_a_sync_arrives_in_the_next(
+    emulator: Emulator, tmp_path: Path, offset: int
+) -> None:
     config = tap_config(emulator, page_size=5)
     catalog = select(discover(tmp_path, config), ("tasks",))
     first = run_tap(tmp_path, config, catalog=catalog, clock_offset=offset)
@@ -67,7 +73,7 @@ def test_a_change_made_during_a_sync_arrives_in_the_next(emulator, tmp_path, off
     early, late = changed[0], changed[7]  # R on page 1, Q on page 2
     fired: list[str] = []
 
-    def between_pages(resource, params):
+    def between_pages(resource: str | None, params: dict[str, str]) -> None:
         if resource == "tasks" and "pageToken" in params and not fired:
             fired.append("yes")
             emulator.touch("tasks", early)  # R changes after it was emitted
@@ -99,12 +105,14 @@ def test_a_change_made_during_a_sync_arrives_in_the_next(emulator, tmp_path, off
     assert to_ms(early_row["updatedAt"]) == truth[early]["updatedAt"]
 
 
-def test_bookmarks_never_pass_the_api_clock_at_the_stream_start(emulator, tmp_path):
+def test_bookmarks_never_pass_the_api_clock_at_the_stream_start(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """With the tap 5 minutes ahead, a record changed mid-stream cannot push a bookmark past it."""
     config = tap_config(emulator, page_size=5)
     touched: dict[str, int] = {}
 
-    def touch_the_last_page(resource, params):
+    def touch_the_last_page(resource: str | None, params: dict[str, str]) -> None:
         # On each list's second page, change the record it will serve last (highest id).
         if resource and "pageToken" in params and resource not in touched:
             key = ID_KEYS[resource]
@@ -131,7 +139,7 @@ def test_bookmarks_never_pass_the_api_clock_at_the_stream_start(emulator, tmp_pa
 
 
 @pytest.mark.parametrize("offset", [FIVE_MINUTES, -FIVE_MINUTES], ids=["ahead", "behind"])
-def test_a_429_waits_by_the_api_clock(emulator, tmp_path, offset):
+def test_a_429_waits_by_the_api_clock(emulator: Emulator, tmp_path: Path, offset: int) -> None:
     # X-Retry-After is on Rocketlane's clock: measured on a clock 5 minutes slow, every wait
     # would last 5 minutes more (and on a fast one, not at all). The last of the 5 pages of
     # users is refused until the first leaves a 3-second window.
@@ -148,7 +156,7 @@ def test_a_429_waits_by_the_api_clock(emulator, tmp_path, offset):
     assert time.monotonic() - started < 60
 
 
-def test_look_back_re_reads_exactly_its_window(emulator, tmp_path):
+def test_look_back_re_reads_exactly_its_window(emulator: Emulator, tmp_path: Path) -> None:
     catalog = select(discover(tmp_path, tap_config(emulator)), ("tasks",))
     first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -178,7 +186,9 @@ def test_look_back_re_reads_exactly_its_window(emulator, tmp_path):
     assert inside not in off.ids("tasks")
 
 
-def test_masking_a_short_key_leaves_the_message_readable(emulator, tmp_path):
+def test_masking_a_short_key_leaves_the_message_readable(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     assert mask_secret("http://example.com with key x", "x") == "http://example.com with key ***"
     assert mask_secret("key 'x-y' and x-ray", "x-y") == "key '***' and x-ray"
     assert mask_secret(f"url?k={API_KEY}&a=1 {API_KEY}x", API_KEY) == "url?k=***&a=1 ***x"
@@ -197,29 +207,31 @@ def answer(date: str | None = HTTP_DATE, round_trip: float = 0.25) -> requests.R
 
 
 @pytest.fixture
-def our_clock(monkeypatch):
+def our_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     """Sets this machine's clock (time.time) to a given epoch second."""
 
     def set_to(now: float) -> None:
-        monkeypatch.setattr(clock.time, "time", lambda: now)
+        monkeypatch.setattr("tap_pm.clock.time.time", lambda: now)
 
     return set_to
 
 
-def test_the_date_header_is_read_in_epoch_seconds_or_not_at_all():
+def test_the_date_header_is_read_in_epoch_seconds_or_not_at_all() -> None:
     assert response_date(answer()) == AT
     assert response_date(answer("Sun, 06 Nov 1994 08:49:37 +0100")) == AT - 3600
     for unreadable in (None, "", "yesterday", "Sun, 06 Nov 1994 25:61:00 GMT"):
         assert response_date(answer(unreadable)) is None, unreadable
 
 
-def test_a_resume_time_is_measured_on_the_api_clock(our_clock):
+def test_a_resume_time_is_measured_on_the_api_clock(our_clock: Callable[[float], None]) -> None:
     our_clock(AT + FIVE_MINUTES)  # whatever this machine says
     assert seconds_until(answer(), AT + 7.5) == 7.5
     assert seconds_until(answer(None), AT + FIVE_MINUTES + 2) == 2  # no Date: ours stands in
 
 
-def test_a_resume_time_a_second_away_is_measured_on_our_clock_when_it_agrees(our_clock):
+def test_a_resume_time_a_second_away_is_measured_on_our_clock_when_it_agrees(
+    our_clock: Callable[[float], None],
+) -> None:
     """`Date` is floored to its second: from it, 1 s (issue 28's 8-a-second API) took up to 2."""
     our_clock(AT + 0.9)  # in step with the API, late in the Date's second
     assert seconds_until(answer(), AT + 1.9) == pytest.approx(1.0)
@@ -227,7 +239,9 @@ def test_a_resume_time_a_second_away_is_measured_on_our_clock_when_it_agrees(our
     assert seconds_until(answer(), AT + 1.9) == pytest.approx(1.9)
 
 
-def test_a_stream_starts_before_its_request_by_the_api_clock(our_clock, caplog):
+def test_a_stream_starts_before_its_request_by_the_api_clock(
+    our_clock: Callable[[float], None], caplog: pytest.LogCaptureFixture
+) -> None:
     our_clock(AT + 0.4)  # in step: the Date is floored to its second
     api = ApiClock(logging.getLogger("tap-pm-test"))
     # The Date less its one-second resolution, less the round trip.
@@ -248,7 +262,12 @@ def test_a_stream_starts_before_its_request_by_the_api_clock(our_clock, caplog):
         (AT + 0.5, None),
     ],
 )
-def test_skew_is_reported_once_when_it_matters(our_clock, caplog, ours, said):
+def test_skew_is_reported_once_when_it_matters(
+    our_clock: Callable[[float], None],
+    caplog: pytest.LogCaptureFixture,
+    ours: float,
+    said: str | None,
+) -> None:
     our_clock(ours)
     api = ApiClock(logging.getLogger("tap-pm-test"))
     with caplog.at_level(logging.INFO, logger="tap-pm-test"):
@@ -267,7 +286,9 @@ def test_skew_is_reported_once_when_it_matters(our_clock, caplog, ours, said):
         assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "tap-pm-test")
 
 
-def test_a_missing_date_header_is_reported_once(our_clock, caplog):
+def test_a_missing_date_header_is_reported_once(
+    our_clock: Callable[[float], None], caplog: pytest.LogCaptureFixture
+) -> None:
     our_clock(AT)
     api = ApiClock(logging.getLogger("tap-pm-test"))
     with caplog.at_level(logging.INFO, logger="tap-pm-test"):

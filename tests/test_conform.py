@@ -16,15 +16,24 @@ import sys
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
 import requests
-from conftest import API_KEY, CHILDREN, STREAMS, TapRun, run_tap, sync_in_process, tap_config
+from conftest import (
+    API_KEY,
+    CHILDREN,
+    STREAMS,
+    TapRun,
+    run_tap,
+    streams_of,
+    sync_in_process,
+    tap_config,
+)
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale, generate
 from tap_pm.conform import (
-    DRIFT,
     DRIFT_PROPERTY,
     PATTERNS,
     Conformer,
@@ -35,29 +44,33 @@ from tap_pm.conform import (
     is_date_time,
     with_drift_column,
 )
+from tap_pm.safe_json import DRIFT
 from tap_pm.tap import TapPM
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SCHEMAS = resources.files("tap_pm") / "schemas"
 ALL_STREAMS = sorted(p.name.removesuffix(".json") for p in SCHEMAS.iterdir())
 FORMATS = jsonschema.Draft7Validator.FORMAT_CHECKER
 
 
-def declared(stream: str) -> dict:
+def declared(stream: str) -> dict[str, Any]:
     return with_drift_column(json.loads((SCHEMAS / f"{stream}.json").read_text()))
 
 
-def conform(stream: str, **values: object) -> dict:
+def conform(stream: str, **values: object) -> dict[str, Any]:
     """One record of `stream` with these values, after conformance."""
     return Conformer(stream, declared(stream))({"id": 7, ID_KEYS.get(stream, "id"): 7, **values})
 
 
-def assert_valid(stream: str, record: dict) -> None:
+def assert_valid(stream: str, record: dict[str, Any]) -> None:
     validator = jsonschema.Draft7Validator(declared(stream), format_checker=FORMATS)
     errors = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(record)]
     assert not errors, errors
 
 
-def test_the_drift_column_is_declared_on_every_stream():
+def test_the_drift_column_is_declared_on_every_stream() -> None:
     schema = json.loads((SCHEMAS / "tasks.json").read_text())
     declared_copy = json.loads(json.dumps(schema))
     with_drift = with_drift_column(schema)
@@ -74,7 +87,7 @@ def test_the_drift_column_is_declared_on_every_stream():
         }
 
 
-def test_the_format_checker_checks_dates_and_date_times():
+def test_the_format_checker_checks_dates_and_date_times() -> None:
     """Without rfc3339-validator jsonschema skips `date-time`: the tests would prove nothing."""
     assert not FORMATS.conforms("2024-05-01 10:00", "date-time")
     assert FORMATS.conforms("2024-05-01T10:00:00.000+00:00", "date-time")
@@ -93,7 +106,7 @@ def test_the_format_checker_checks_dates_and_date_times():
         ("-9223372036854775808", -(2**63)),  # BIGINT's bounds
     ],
 )
-def test_a_whole_value_for_an_integer_stays_in_its_column(sent, column):
+def test_a_whole_value_for_an_integer_stays_in_its_column(sent: object, column: object) -> None:
     record = conform("tasks", effortInMinutes=sent)
     assert record["effortInMinutes"] == column
     assert type(record["effortInMinutes"]) is int
@@ -108,7 +121,7 @@ def test_a_whole_value_for_an_integer_stays_in_its_column(sent, column):
         "9223372036854775808", "-9223372036854775809", 2.0**63,  # beyond BIGINT
     ],
 )  # fmt: skip
-def test_a_value_that_is_not_an_exact_integer_goes_to_drift(sent):
+def test_a_value_that_is_not_an_exact_integer_goes_to_drift(sent: object) -> None:
     record = conform("tasks", effortInMinutes=sent)
     assert record["effortInMinutes"] is None
     assert record[DRIFT] == {"effortInMinutes": sent}
@@ -117,7 +130,7 @@ def test_a_value_that_is_not_an_exact_integer_goes_to_drift(sent):
 
 # ----------------------------------------------------------------------- a number as text
 @pytest.mark.parametrize(("sent", "column"), [("37.5", 37.5), ("12", 12), ("-0.25", -0.25)])
-def test_a_numeric_text_for_a_number_stays_in_its_column(sent, column):
+def test_a_numeric_text_for_a_number_stays_in_its_column(sent: object, column: object) -> None:
     record = conform("projects", budgetedHours=sent)
     assert record["budgetedHours"] == column
     assert DRIFT not in record
@@ -125,21 +138,21 @@ def test_a_numeric_text_for_a_number_stays_in_its_column(sent, column):
 
 
 @pytest.mark.parametrize("sent", ["37.50", "1e3", "nan", "inf", "12 h", ""])
-def test_a_text_that_does_not_read_back_the_same_goes_to_drift(sent):
+def test_a_text_that_does_not_read_back_the_same_goes_to_drift(sent: object) -> None:
     record = conform("projects", budgetedHours=sent)
     assert record["budgetedHours"] is None
     assert record[DRIFT] == {"budgetedHours": sent}
     assert_valid("projects", record)
 
 
-def test_booleans_from_true_and_false_only():
+def test_booleans_from_true_and_false_only() -> None:
     record = conform("tasks", atRisk="true", archived="false", billable=1)
     assert (record["atRisk"], record["archived"], record["billable"]) == (True, False, None)
     assert record[DRIFT] == {"billable": 1}
     assert_valid("tasks", record)
 
 
-def test_a_number_or_boolean_for_a_string_becomes_its_json_text():
+def test_a_number_or_boolean_for_a_string_becomes_its_json_text() -> None:
     record = conform("tasks", taskName=12, taskDescription=1.5, externalReferenceId=False)
     assert (record["taskName"], record["taskDescription"]) == ("12", "1.5")
     assert record["externalReferenceId"] == "false"
@@ -151,14 +164,14 @@ def test_a_number_or_boolean_for_a_string_becomes_its_json_text():
 
 
 # ------------------------------------------------------------------- a string for an object
-def test_a_string_where_an_object_is_expected_goes_to_drift():
+def test_a_string_where_an_object_is_expected_goes_to_drift() -> None:
     record = conform("phases", status="In progress", projectId=1)
     assert record["status"] is None
     assert record[DRIFT] == {"status": "In progress"}
     assert_valid("phases", record)
 
 
-def test_nested_values_are_fitted_where_they_are():
+def test_nested_values_are_fitted_where_they_are() -> None:
     status = {"value": "x", "label": 5, "color": "red"}  # color: unknown, kept in place
     fields = [
         {"fieldId": 1, "fieldValue": {"any": "thing"}},
@@ -186,7 +199,7 @@ def test_nested_values_are_fitted_where_they_are():
 
 # ------------------------------------------------------------------ a date in another format
 @pytest.mark.parametrize("sent", ["05/01/2024", "2024-5-1", "2024-02-30", "20240501", 20240501])
-def test_a_date_in_another_format_goes_to_drift(sent):
+def test_a_date_in_another_format_goes_to_drift(sent: object) -> None:
     record = conform("tasks", startDate=sent)
     assert record["startDate"] is None
     assert record[DRIFT] == {"startDate": sent}
@@ -197,14 +210,14 @@ def test_a_date_in_another_format_goes_to_drift(sent):
     "sent",
     ["2024-05-01 10:00:00", "2024-05-01T10:00:00", "2024-05-01", "2024-13-01T00:00:00Z", 17e11],
 )
-def test_a_date_time_that_is_not_rfc3339_goes_to_drift(sent):
+def test_a_date_time_that_is_not_rfc3339_goes_to_drift(sent: object) -> None:
     record = conform("tasks", updatedAt=sent)
     assert record["updatedAt"] is None
     assert record[DRIFT] == {"updatedAt": sent}
     assert_valid("tasks", record)
 
 
-def test_date_checks_agree_with_jsonschema():
+def test_date_checks_agree_with_jsonschema() -> None:
     samples = [
         "2024-02-29", "2023-02-29", "2024-12-31", "2024-00-10", "24-01-01", "2024-01-01T00:00:00Z",
         "2024-01-01T00:00:00.5+05:30", "2024-01-01t00:00:00z", "2024-01-01T24:00:00Z",
@@ -218,7 +231,7 @@ def test_date_checks_agree_with_jsonschema():
 
 
 # ---------------------------------------------------------------- a property the schema lacks
-def test_an_unknown_property_goes_to_drift_under_its_name():
+def test_an_unknown_property_goes_to_drift_under_its_name() -> None:
     record = conform("users", timeZone="Europe/Paris", badges=[1, 2], gone=None)
     assert "timeZone" not in record
     assert "gone" not in record  # a null has nothing to keep
@@ -229,7 +242,7 @@ def test_an_unknown_property_goes_to_drift_under_its_name():
     assert record[DRIFT] == {'["time.zone"]': "UTC", '[""]': 1}
 
 
-def test_a_record_that_fits_is_left_as_it_is():
+def test_a_record_that_fits_is_left_as_it_is() -> None:
     record = {"id": 1, "userId": 1, "email": "a@b.example", "fields": [], "role": None}
     same = dict(record)
     conformer = Conformer("users", declared("users"))
@@ -239,7 +252,7 @@ def test_a_record_that_fits_is_left_as_it_is():
     assert not conformer.fits({**record, "userId": "1"})
 
 
-def test_a_key_that_cannot_be_read_stops_with_one_clear_line():
+def test_a_key_that_cannot_be_read_stops_with_one_clear_line() -> None:
     with pytest.raises(KeyMisfitError) as caught:
         Conformer("tasks", declared("tasks"))({"id": 1, "taskId": "T-1"})
     assert caught.value.message == (
@@ -250,7 +263,7 @@ def test_a_key_that_cannot_be_read_stops_with_one_clear_line():
 
 
 # ------------------------------------------------------------------------------ the log
-def test_the_log_counts_per_field_with_one_example(caplog):
+def test_the_log_counts_per_field_with_one_example(caplog: pytest.LogCaptureFixture) -> None:
     conformer = Conformer("tasks", declared("tasks"))
     for rid, minutes in ((1, 30), (2, 37.5), (3, "480"), (4, 1.25), (5, "12")):
         conformer({"id": rid, "taskId": rid, "effortInMinutes": minutes, "mood": "ok"})
@@ -273,7 +286,7 @@ def _child(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def rebuilt(value: object, drift: dict, path: str, schema: dict) -> object:
+def rebuilt(value: object, drift: dict[str, Any], path: str, schema: dict[str, Any]) -> object:
     """What the API sent, rebuilt from a conformed value and its record's `_drift`.
 
     A value that did not fit is null in place (nullable) or left out (an object's property,
@@ -295,17 +308,18 @@ def rebuilt(value: object, drift: dict, path: str, schema: dict) -> object:
     if isinstance(value, list):
         items = schema.get("items") or {}
         nullable = "null" in (items.get("type") or [])
-        out, kept = [], iter(value)
+        out_items: list[object] = []
+        kept = iter(value)
         index, left = 0, len(value)
         while left or (f"{path}[{index}]" in drift and not nullable):
             key = f"{path}[{index}]"
             if key in drift and not nullable:
-                out.append(drift[key])  # left out of the array
+                out_items.append(drift[key])  # left out of the array
             else:
-                out.append(rebuilt(next(kept), drift, key, items))
+                out_items.append(rebuilt(next(kept), drift, key, items))
                 left -= 1
             index += 1
-        return out
+        return out_items
     return value
 
 
@@ -334,7 +348,9 @@ def same(sent: object, kept: object) -> bool:
     return text(sent) == text(kept)
 
 
-def assert_nothing_lost(sent: dict, record: dict, schema: dict) -> None:
+def assert_nothing_lost(
+    sent: dict[str, Any], record: dict[str, Any], schema: dict[str, Any]
+) -> None:
     """Every value sent is in its column, as sent or converted without loss, or in `_drift`
     under its path: at every depth, in objects and arrays."""
     drift = record.get(DRIFT) or {}
@@ -343,7 +359,9 @@ def assert_nothing_lost(sent: dict, record: dict, schema: dict) -> None:
     assert same(sent, back), (sent, record)
 
 
-def test_the_log_says_what_happened_to_one_value_and_how_loud(caplog):
+def test_the_log_says_what_happened_to_one_value_and_how_loud(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     conformer = Conformer("tasks", declared("tasks"))
     conformer({"id": 1, "taskId": 1, "effortInMinutes": 37.5, "gone": None, "mood": "ok"})
     conformer({"id": 2, "taskId": 2, "effortInMinutes": "480"})
@@ -381,7 +399,7 @@ def test_the_log_says_what_happened_to_one_value_and_how_loud(caplog):
     ]
 
 
-def test_unstorable_values_of_a_page_are_kept_and_logged(caplog):
+def test_unstorable_values_of_a_page_are_kept_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     conformer = Conformer("tasks", declared("tasks"))
     records = [
         {"id": 1, "taskId": 11, "taskName": "a\x00b"},
@@ -415,7 +433,7 @@ def test_unstorable_values_of_a_page_are_kept_and_logged(caplog):
 @pytest.mark.parametrize(
     "kinds", [None, ["string", "number", "integer", "boolean", "object", "array", "null"]]
 )
-def test_a_property_of_any_type_keeps_whatever_comes(kinds):
+def test_a_property_of_any_type_keeps_whatever_comes(kinds: list[str] | None) -> None:
     """No type, or every JSON type: any value fits as it is, however big or deep."""
     anything = {} if kinds is None else {"type": kinds}
     schema = {
@@ -432,7 +450,7 @@ def test_a_property_of_any_type_keeps_whatever_comes(kinds):
         assert record == {"id": 1, "v": value, DRIFT: {"other": 1}}, value
 
 
-def test_an_integer_no_warehouse_holds_is_kept_as_its_text():
+def test_an_integer_no_warehouse_holds_is_kept_as_its_text() -> None:
     # Python's checks alone (an unknown property sends the record past msgspec's).
     record = conform("tasks", effortInMinutes=2**70, mood="ok")
     assert record["effortInMinutes"] is None
@@ -440,7 +458,7 @@ def test_an_integer_no_warehouse_holds_is_kept_as_its_text():
     assert_valid("tasks", record)
 
 
-def test_drift_from_reading_the_page_and_from_the_schema_together():
+def test_drift_from_reading_the_page_and_from_the_schema_together() -> None:
     conformer = Conformer("tasks", declared("tasks"))
     [record] = records = [{"id": 1, "taskId": 1, "taskName": "a\x00", "effortInMinutes": 37.5}]
     conformer.scrub_page(records, "taskId")
@@ -448,7 +466,7 @@ def test_drift_from_reading_the_page_and_from_the_schema_together():
     assert record[DRIFT] == {"taskName": "a\\u0000", "effortInMinutes": 37.5}
 
 
-def test_the_log_names_nested_fields_and_formats(caplog):
+def test_the_log_names_nested_fields_and_formats(caplog: pytest.LogCaptureFixture) -> None:
     conformer = Conformer("tasks", declared("tasks"))
     conformer({"id": 1, "taskId": 1, "fields": [{"fieldId": "x"}], "startDate": "05/01/2024"})
     with caplog.at_level(logging.INFO):
@@ -459,7 +477,7 @@ def test_the_log_names_nested_fields_and_formats(caplog):
     ]
 
 
-def test_the_log_names_every_type_a_field_may_hold(caplog):
+def test_the_log_names_every_type_a_field_may_hold(caplog: pytest.LogCaptureFixture) -> None:
     schema = {
         "type": "object",
         "properties": {"id": {"type": "integer"}, "v": {"type": ["integer", "boolean", "null"]}},
@@ -473,7 +491,7 @@ def test_the_log_names_every_type_a_field_may_hold(caplog):
     ]
 
 
-def test_a_catalog_that_leaves_out_fields_in_process(capfd):
+def test_a_catalog_that_leaves_out_fields_in_process(capfd: pytest.CaptureFixture[str]) -> None:
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
         config = tap_config(emu)
         catalog = TapPM(config=config).catalog_dict
@@ -492,7 +510,7 @@ def test_a_catalog_that_leaves_out_fields_in_process(capfd):
     assert all(m["time_extracted"] for m in records)
 
 
-def test_date_patterns_match_whole_days_only():
+def test_date_patterns_match_whole_days_only() -> None:
     is_day = _matcher(PATTERNS["date"])
     assert is_day("2024-02-29")
     assert not is_day("2023-02-29")
@@ -500,7 +518,9 @@ def test_date_patterns_match_whole_days_only():
     assert DriftSchemaDirectory(SCHEMAS).fetch_schema("tasks") == declared("tasks")
 
 
-def test_a_sync_logs_drift_at_each_stream_end_and_declares_each_schema_once(capfd, caplog):
+def test_a_sync_logs_drift_at_each_stream_end_and_declares_each_schema_once(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, drift=True) as emu:
         with caplog.at_level(logging.INFO):
             run = sync_in_process(capfd, tap_config(emu))
@@ -514,13 +534,13 @@ def test_a_sync_logs_drift_at_each_stream_end_and_declares_each_schema_once(capf
 
 
 # ------------------------------------------------------------------ never fails its schema
-WEIRD = [
+WEIRD: list[object] = [
     None, True, False, 0, -1, 37.5, 38.0, 1e30, "", "480", "37.5", "true", "x", "2024-05-01",
     "05/01/2024", "2024-05-01T10:00:00Z", "2024-05-01 10:00", {}, {"a": 1}, [], [1, "a"], [{}],
 ]  # fmt: skip
 
 
-def weird(schema: dict, rng: random.Random, depth: int = 0) -> object:
+def weird(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> object:
     """A value for `schema`: anything, or of its shape with anything inside."""
     kinds = schema.get("type") or []
     if rng.random() < 0.5 or depth > 3:
@@ -534,7 +554,7 @@ def weird(schema: dict, rng: random.Random, depth: int = 0) -> object:
 
 
 @pytest.mark.parametrize("stream", ALL_STREAMS)
-def test_whatever_the_api_sends_every_record_fits_its_schema(stream):
+def test_whatever_the_api_sends_every_record_fits_its_schema(stream: str) -> None:
     schema = declared(stream)
     conformer = Conformer(stream, schema)
     validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
@@ -559,13 +579,13 @@ def test_whatever_the_api_sends_every_record_fits_its_schema(stream):
 
 # ------------------------------------------------------------ the CLI on a drifted workspace
 @pytest.fixture(scope="module")
-def drift_emulator():
+def drift_emulator() -> Iterator[Emulator]:
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, drift=True) as emu:
         yield emu
 
 
 @pytest.fixture(scope="module")
-def drift_sync(drift_emulator, tmp_path_factory) -> TapRun:
+def drift_sync(drift_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> TapRun:
     run = run_tap(tmp_path_factory.mktemp("drift"), tap_config(drift_emulator))
     assert run.returncode == 0, run.stderr[-3000:]
     return run
@@ -576,13 +596,13 @@ def expected(kind: str, value: object) -> tuple[object, bool]:
     return (int(value), False) if kind == "number-as-text" else (None, True)  # type: ignore[call-overload]
 
 
-def column(record: dict, path: str) -> object:
+def column(record: dict[str, Any], path: str) -> object:
     for name in path.split("."):
         record = record.get(name)  # type: ignore[assignment]
     return record
 
 
-def test_emulator_drifts_one_value_of_each_kind_over_five_streams(drift_emulator):
+def test_emulator_drifts_one_value_of_each_kind_over_five_streams(drift_emulator: Emulator) -> None:
     drifted = drift_emulator.drifted
     assert {d.kind for d in drifted} == {
         "decimal-for-integer", "number-as-text", "text-for-object", "date-format",
@@ -600,7 +620,9 @@ def test_emulator_drifts_one_value_of_each_kind_over_five_streams(drift_emulator
         assert again.drifted == drifted  # deterministic
 
 
-def test_drifted_values_reach_their_rows_and_every_record_fits(drift_sync, drift_emulator):
+def test_drifted_values_reach_their_rows_and_every_record_fits(
+    drift_sync: TapRun, drift_emulator: Emulator
+) -> None:
     for stream, message in drift_sync.schemas().items():
         assert message["schema"]["properties"][DRIFT] == declared(stream)["properties"][DRIFT]
         validator = jsonschema.Draft7Validator(message["schema"], format_checker=FORMATS)
@@ -619,7 +641,9 @@ def test_drifted_values_reach_their_rows_and_every_record_fits(drift_sync, drift
         assert not [r["id"] for r in others if DRIFT in r], item  # no `_drift` without drift
 
 
-def test_the_log_names_each_drifted_field_once(drift_sync, drift_emulator):
+def test_the_log_names_each_drifted_field_once(
+    drift_sync: TapRun, drift_emulator: Emulator
+) -> None:
     for item in drift_emulator.drifted:
         lines = [
             line
@@ -632,21 +656,21 @@ def test_the_log_names_each_drifted_field_once(drift_sync, drift_emulator):
         assert verb in lines[0]
 
 
-def test_a_clean_workspace_has_no_drift(full_sync):
+def test_a_clean_workspace_has_no_drift(full_sync: TapRun) -> None:
     for stream in STREAMS:
         assert not [r["id"] for r in full_sync.records(stream) if DRIFT in r], stream
     assert "_drift" not in full_sync.stderr
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-def test_one_value_off_in_a_real_record(stream):
+def test_one_value_off_in_a_real_record(stream: str) -> None:
     """Real records with one value replaced: msgspec's verdict agrees with the Python checks,
     and the record that comes out fits."""
     schema = declared(stream)
     conformer = Conformer(stream, schema)
     validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
     tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
-    shaper = tap.streams[stream]
+    shaper = streams_of(tap)[stream]
     rng = random.Random(stream)
     fast = 0
     for raw in generate(1, Scale.small())[stream]:
@@ -671,10 +695,10 @@ WRAPPED = {"projects": {"currency": {"currencyCode": "x"}}}
 
 
 @pytest.mark.parametrize("stream", ALL_STREAMS)
-def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
+def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream: str) -> None:
     """`shape_record` reads ids and times inside objects: text there must reach `_drift`."""
     tap = TapPM(config={"api_key": API_KEY}, validate_config=False)
-    shaper = tap.streams[stream]
+    shaper = streams_of(tap)[stream]
     schema = declared(stream)
     properties = {n: p for n, p in schema["properties"].items() if n != DRIFT}
     objects = [n for n, p in properties.items() if {"object", "array"} & set(p["type"])]
@@ -689,7 +713,7 @@ def test_what_the_tap_makes_of_a_record_survives_text_for_every_object(stream):
     assert {k: v for k, v in record[DRIFT].items() if v == "x"} == dict.fromkeys(drifted, "x")
 
 
-def test_emulator_command_line_drift_option():
+def test_emulator_command_line_drift_option() -> None:
     """`python -m rocketlane_emulator --drift` lists what it drifted and serves it."""
     root = Path(__file__).parents[1]
     proc = subprocess.Popen(
@@ -719,7 +743,7 @@ def test_emulator_command_line_drift_option():
     assert proc.returncode == 0
 
 
-def test_each_stream_declares_its_schema_once(drift_sync):
+def test_each_stream_declares_its_schema_once(drift_sync: TapRun) -> None:
     """Once per run, with `_drift`: not again for each project a child stream visits."""
     declared_by = Counter(m["stream"] for m in drift_sync.messages if m["type"] == "SCHEMA")
     assert declared_by == dict.fromkeys(STREAMS, 1)

@@ -12,7 +12,7 @@ import json
 import signal
 import subprocess
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import (
@@ -32,7 +32,7 @@ from conftest import (
 from rocketlane_emulator import Emulator, Faults, Scale
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Iterator
     from pathlib import Path
 
 # Deletions every sync finds, without extra requests.
@@ -46,7 +46,7 @@ class Warehouse:
     hard_delete: bool = True
     tables: dict[str, dict[int, tuple[int | None, bool]]] = field(default_factory=dict)
 
-    def load(self, messages: list[dict]) -> None:
+    def load(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             table = self.tables.setdefault(message.get("stream", ""), {})
             if message["type"] == "RECORD":
@@ -65,7 +65,7 @@ class Warehouse:
         return {rid for rid, (_, deleted) in self.tables.get(stream, {}).items() if not deleted}
 
 
-def tombstone(message: dict) -> bool:
+def tombstone(message: dict[str, Any]) -> bool:
     """A RECORD saying its row was deleted (live records carry `_sdc_deleted_at: null`)."""
     return (message.get("record") or {}).get("_sdc_deleted_at") is not None
 
@@ -74,14 +74,22 @@ def activations(run: TapRun) -> dict[str, int]:
     return {m["stream"]: m["version"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
 
 
-def sync(tmp_path: Path, emu: Emulator, warehouse: Warehouse, state: dict | None, **settings):
+def sync(
+    tmp_path: Path,
+    emu: Emulator,
+    warehouse: Warehouse,
+    state: dict[str, Any] | None,
+    **settings: Any,
+) -> TapRun:
     run = run_tap(tmp_path, tap_config(emu, **settings), state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     warehouse.load(run.messages)
     return run
 
 
-def test_records_carry_their_table_version_and_tables_activate_after_the_sync(emulator, tmp_path):
+def test_records_carry_their_table_version_and_tables_activate_after_the_sync(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     run = sync(tmp_path, emulator, Warehouse(), None)
     records = [m for m in run.messages if m["type"] == "RECORD"]
     assert all(isinstance(m.get("version"), int) for m in records)
@@ -97,7 +105,9 @@ def test_records_carry_their_table_version_and_tables_activate_after_the_sync(em
     assert "STATE" in kinds[:first_activation]
 
 
-def test_deletions_reach_the_warehouse_every_sync_or_at_the_reconcile(emulator, tmp_path):
+def test_deletions_reach_the_warehouse_every_sync_or_at_the_reconcile(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     warehouse = Warehouse()
     first = sync(tmp_path, emulator, warehouse, None)
     # Records added after the full sync, loaded by an incremental one.
@@ -107,6 +117,7 @@ def test_deletions_reach_the_warehouse_every_sync_or_at_the_reconcile(emulator, 
         "users": [emulator.create("users", min(emulator.ids("users")))["userId"]],
     }
     second = sync(tmp_path, emulator, warehouse, first.final_state)
+    ids: Collection[int]
     for stream, ids in added.items():
         assert set(ids) <= warehouse.live(stream), stream
 
@@ -139,7 +150,7 @@ def test_deletions_reach_the_warehouse_every_sync_or_at_the_reconcile(emulator, 
         assert warehouse.live(stream) == emulator.ids(stream), stream
 
 
-def test_soft_delete_marks_exactly_the_deleted_rows(emulator, tmp_path):
+def test_soft_delete_marks_exactly_the_deleted_rows(emulator: Emulator, tmp_path: Path) -> None:
     warehouse = Warehouse(hard_delete=False)
     first = sync(tmp_path, emulator, warehouse, None)
     gone = {"users": min(emulator.ids("users")), "phases": max(emulator.ids("phases"))}
@@ -151,7 +162,7 @@ def test_soft_delete_marks_exactly_the_deleted_rows(emulator, tmp_path):
         assert marked == ({gone[stream]} if stream in gone else set()), stream
 
 
-def test_a_sync_without_state_reconciles(emulator, tmp_path):
+def test_a_sync_without_state_reconciles(emulator: Emulator, tmp_path: Path) -> None:
     warehouse = Warehouse()
     sync(tmp_path, emulator, warehouse, None)
     task = min(emulator.ids("tasks"))
@@ -167,7 +178,9 @@ NARROWED = {
 
 
 @pytest.mark.parametrize("case", NARROWED)
-def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, case):
+def test_narrowed_syncs_delete_only_what_they_can_prove(
+    emulator: Emulator, tmp_path: Path, case: str
+) -> None:
     """A warehouse loaded in full, then narrowed syncs: `project_ids` lists two real projects
     and proves only deletions in what it lists in full (tables no project owns, each listed
     project's children); with deletions off, nothing leaves. Every other row stays."""
@@ -218,7 +231,7 @@ def test_narrowed_syncs_delete_only_what_they_can_prove(emulator, tmp_path, case
         assert not [m for m in second.messages if tombstone(m)]
 
 
-NOTICES = {
+NOTICES: dict[str, tuple[dict[str, Any], str]] = {
     "off": (
         {"emit_activate_version_messages": False},
         (
@@ -240,8 +253,8 @@ NOTICES = {
 
 @pytest.mark.parametrize("case", NOTICES)
 def test_a_sync_says_once_at_its_start_when_deletions_are_off_or_narrowed(
-    shared_emulator, tmp_path, case
-):
+    shared_emulator: Emulator, tmp_path: Path, case: str
+) -> None:
     settings, notice = NOTICES[case]
     run = run_tap(tmp_path, tap_config(shared_emulator, **settings))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -260,7 +273,9 @@ LATER = "2025-09-01T00:00:00Z"
 CHILD_STREAMS = ("spaces", "phases", "space-documents")
 
 
-def test_start_date_sets_the_scope_and_deletions_reach_it(emulator, tmp_path):
+def test_start_date_sets_the_scope_and_deletions_reach_it(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     warehouse = Warehouse()
     first = sync(tmp_path, emulator, warehouse, None, start_date=START)
     assert set(activations(first)) == set(STREAMS)
@@ -294,8 +309,8 @@ def test_start_date_sets_the_scope_and_deletions_reach_it(emulator, tmp_path):
 
 
 def test_moving_start_date_later_keeps_what_was_loaded_until_a_sync_without_state(
-    emulator, tmp_path
-):
+    emulator: Emulator, tmp_path: Path
+) -> None:
     warehouse = Warehouse()
     first = sync(tmp_path, emulator, warehouse, None, start_date=START)
     wide = in_scope(emulator, START)
@@ -317,7 +332,9 @@ def test_moving_start_date_later_keeps_what_was_loaded_until_a_sync_without_stat
         assert warehouse.live(stream) == narrow[stream], stream
 
 
-def test_moving_start_date_earlier_fills_in_the_gap_and_reconciles(emulator, tmp_path):
+def test_moving_start_date_earlier_fills_in_the_gap_and_reconciles(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     warehouse = Warehouse()
     first = sync(tmp_path, emulator, warehouse, None, start_date=LATER)
     emulator.delete("tasks", min(in_scope(emulator, LATER)["tasks"]))
@@ -338,7 +355,7 @@ HOUR = 3600
 
 
 @pytest.fixture
-def many_projects():
+def many_projects() -> Iterator[Emulator]:
     """60 small projects: an hourly sync re-reads 20 of the unchanged ones, not all."""
     scale = Scale(
         users=6, projects=60, tasks=60, time_entries=10, time_offs=4, phases_per_project=2,
@@ -362,11 +379,13 @@ def check_listed_projects(
 
 @pytest.mark.parametrize("hard", [True, False], ids=["hard-delete", "soft-delete"])
 def test_a_deleted_child_leaves_at_the_next_sync_that_lists_its_project(
-    many_projects, tmp_path, hard
-):
+    many_projects: Emulator, tmp_path: Path, hard: bool
+) -> None:
     emu = many_projects
     warehouse = Warehouse(hard_delete=hard)
-    loaded = {stream: {} for stream in CHILD_STREAMS}  # id -> its project, as loaded
+    loaded: dict[str, dict[int, int]] = {
+        stream: {} for stream in CHILD_STREAMS
+    }  # id -> its project, as loaded
     first = sync(tmp_path, emu, warehouse, None, start_date="2024-01-01T00:00:00Z")
     for stream in CHILD_STREAMS:
         loaded[stream] = {i: emu.project_of(stream, i) for i in emu.ids(stream)}
@@ -396,8 +415,8 @@ def test_a_deleted_child_leaves_at_the_next_sync_that_lists_its_project(
             assert deleted_project in seen  # answered 404: its children and itself went
             assert deleted_project not in warehouse.live("projects")
             for stream in CHILD_STREAMS:
-                ids = {i for i, p in loaded[stream].items() if p == deleted_project}
-                assert not ids & warehouse.live(stream), stream
+                of_deleted = {i for i, p in loaded[stream].items() if p == deleted_project}
+                assert not of_deleted & warehouse.live(stream), stream
     assert seen == emu.ids("projects") | {deleted_project}
     for stream in CHILD_STREAMS:
         assert warehouse.live(stream) == emu.ids(stream), stream
@@ -406,7 +425,7 @@ def test_a_deleted_child_leaves_at_the_next_sync_that_lists_its_project(
         assert marked == (set() if hard else set(loaded[stream]) - emu.ids(stream)), stream
 
 
-def test_a_deselected_parent_is_not_activated(emulator, tmp_path):
+def test_a_deselected_parent_is_not_activated(emulator: Emulator, tmp_path: Path) -> None:
     config = tap_config(emulator)
     catalog = select(discover(tmp_path, config), ("phases",))
     run = run_tap(tmp_path, config, catalog=catalog)
@@ -418,8 +437,8 @@ DELETED_BEFORE_A_FAILURE = ("users", "phases", "time-offs")
 
 
 def loaded_then_deleted(
-    tmp_path: Path, emu: Emulator, settings: dict
-) -> tuple[Warehouse, dict, dict]:
+    tmp_path: Path, emu: Emulator, settings: dict[str, Any]
+) -> tuple[Warehouse, dict[str, Any], dict[str, Any]]:
     """A full sync loaded, then a record deleted from each of DELETED_BEFORE_A_FAILURE.
 
     Returns the warehouse, the sync's state and every table's live rows at that point.
@@ -434,7 +453,12 @@ def loaded_then_deleted(
 
 def at_the_last_list(emu: Emulator, action: Callable[[], object]) -> None:
     """Do `action` when time-offs, the last list, is asked for: all others are complete."""
-    emu.hooks.append(lambda resource, _params: action() if resource == "time-offs" else None)
+
+    def hook(resource: str | None, _params: dict[str, str]) -> None:
+        if resource == "time-offs":
+            action()
+
+    emu.hooks.append(hook)
 
 
 # Every record of the emulator is updated after this start_date: the scope is the whole workspace.
@@ -444,7 +468,9 @@ WITH_AND_WITHOUT_START_DATE = pytest.mark.parametrize(
 
 
 @WITH_AND_WITHOUT_START_DATE
-def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path, settings):
+def test_a_sync_whose_retries_run_out_deletes_nothing(
+    emulator: Emulator, tmp_path: Path, settings: Any
+) -> None:
     warehouse, state, before = loaded_then_deleted(tmp_path, emulator, settings)
     at_the_last_list(emulator, lambda: setattr(emulator.faults, "error_rate", 1.0))
     run = run_tap(tmp_path, tap_config(emulator, max_retries=1, **settings), state=state)
@@ -458,7 +484,7 @@ def test_a_sync_whose_retries_run_out_deletes_nothing(emulator, tmp_path, settin
 
 
 @WITH_AND_WITHOUT_START_DATE
-def test_a_killed_sync_deletes_nothing(emulator, tmp_path, settings):
+def test_a_killed_sync_deletes_nothing(emulator: Emulator, tmp_path: Path, settings: Any) -> None:
     warehouse, state, before = loaded_then_deleted(tmp_path, emulator, settings)
     (tmp_path / "config.json").write_text(json.dumps(tap_config(emulator, **settings)))
     (tmp_path / "state.json").write_text(json.dumps(state))
@@ -485,7 +511,7 @@ def test_a_killed_sync_deletes_nothing(emulator, tmp_path, settings):
         assert warehouse.live(stream) == live, stream
 
 
-def test_live_records_of_tables_with_tombstones_say_they_are_live(full_sync):
+def test_live_records_of_tables_with_tombstones_say_they_are_live(full_sync: TapRun) -> None:
     """Their `_sdc_deleted_at` is null, not absent: a loader then stores NULL, and the SDK's
     every-field-seen test sees the field (before, conform.py's record messages left it out)."""
     marked = [

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pytest
@@ -29,6 +30,9 @@ from test_meltano import (
     copy_project,
     read_duckdb,
 )
+
+if TYPE_CHECKING:
+    from rocketlane_emulator import Emulator
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
@@ -52,16 +56,19 @@ def about(fmt: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def about_json() -> dict:
-    return json.loads(about("json"))
+def about_json() -> dict[str, Any]:
+    described: dict[str, Any] = json.loads(about("json"))
+    return described
 
 
 @pytest.fixture(scope="module")
-def meltano_yml() -> dict:
-    return yaml.safe_load((ROOT / "meltano.yml").read_text())
+def meltano_yml() -> dict[str, Any]:
+    project: dict[str, Any] = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    return project
 
 
-def plugin(project: dict, kind: str, name: str) -> dict:
+def plugin(project: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any]
     [found] = [p for p in project["plugins"][kind] if p["name"] == name]
     return found
 
@@ -71,7 +78,7 @@ def table(lines: list[str]) -> list[str]:
     return [line.rstrip() for line in lines if line.startswith("|")]
 
 
-def test_readme_settings_table_is_the_generated_one():
+def test_readme_settings_table_is_the_generated_one() -> None:
     text = README.read_text()
     start = text.index("<!-- settings:start")
     end = text.index("<!-- settings:end -->")
@@ -81,7 +88,7 @@ def test_readme_settings_table_is_the_generated_one():
     assert len(readme) > 20
 
 
-def test_readme_is_a_front_door_to_every_docs_page():
+def test_readme_is_a_front_door_to_every_docs_page() -> None:
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= MAX_README_LINES, "move the depth to a page in docs/"
     linked = {Path(target.split("#")[0]).stem for target, _ in links(text) if "docs/" in target}
@@ -102,7 +109,7 @@ HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTI
 SCHEME = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 
 
-def blank(match: re.Match) -> str:
+def blank(match: re.Match[str]) -> str:
     """The matched text as blanks, its lines kept (so line numbers still hold)."""
     return re.sub(r"[^\n]", " ", match[0])
 
@@ -184,12 +191,12 @@ def broken_links(page: Path, root: Path, files: set[str] | None) -> list[str]:
 @pytest.mark.parametrize(
     "page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.relative_to(ROOT).as_posix()
 )
-def test_relative_links_and_anchors_resolve(page):
+def test_relative_links_and_anchors_resolve(page: Path) -> None:
     assert page.exists()
     assert broken_links(page, ROOT, repository_files()) == []
 
 
-def test_anchors_follow_githubs_rules():
+def test_anchors_follow_githubs_rules() -> None:
     text = (
         "# Set-up (fresh clone)\n## `start_date` sets the scope; it does not turn deletions off\n"
     )
@@ -206,7 +213,7 @@ def test_anchors_follow_githubs_rules():
     }
 
 
-def test_link_check_finds_what_is_broken(tmp_path):
+def test_link_check_finds_what_is_broken(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "page.md").write_text("# Page\n\n## A section\n", encoding="utf-8")
     (tmp_path / "code.py").write_text("x = 1\n", encoding="utf-8")
@@ -252,7 +259,7 @@ def commands(block: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def test_setup_commands_are_makefile_targets_and_ci_runs_the_test_one():
+def test_setup_commands_are_makefile_targets_and_ci_runs_the_test_one() -> None:
     [block] = shell_blocks(section(README.read_text(encoding="utf-8"), "Set-up (fresh clone)"))
     assert commands(block) == ["make demo", "make test"]
     makefile = (ROOT / "Makefile").read_text()
@@ -275,7 +282,7 @@ def quick_start() -> dict[str, str]:
     return by_kind
 
 
-def run_block(block: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_block(block: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """A README block as a bash script, as written: the first failing command stops it."""
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block],
@@ -286,7 +293,9 @@ def run_block(block: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return proc
 
 
-def test_quick_start_with_meltano_runs_as_written(shared_emulator, tmp_path):
+def test_quick_start_with_meltano_runs_as_written(
+    shared_emulator: Emulator, tmp_path: Path
+) -> None:
     """A clone's quick start: the key stored with the README's command, then its block."""
     assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
     root = copy_project(tmp_path / "clone")
@@ -323,11 +332,11 @@ def test_quick_start_with_meltano_runs_as_written(shared_emulator, tmp_path):
     assert set(state["bookmarks"]) == set(STREAMS)
 
 
-def test_quick_start_on_its_own_runs_as_written(shared_emulator, tmp_path):
+def test_quick_start_on_its_own_runs_as_written(shared_emulator: Emulator, tmp_path: Path) -> None:
     """The tap alone into target-jsonl: a config.json as the README says, then its block."""
     target_jsonl = ROOT / ".tools" / "target-jsonl" / "bin"
     assert (target_jsonl / "target-jsonl").exists(), "run `make test` (it installs target-jsonl)"
-    config = {"api_key": API_KEY, "base_url": shared_emulator.base_url}
+    config: dict[str, Any] = {"api_key": API_KEY, "base_url": shared_emulator.base_url}
     config["max_requests_per_minute"] = 100_000  # the emulator has no rate limit
     (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(TAP).parent), str(target_jsonl),
@@ -350,14 +359,14 @@ def test_quick_start_on_its_own_runs_as_written(shared_emulator, tmp_path):
 
 
 # --------------------------------------------------------------------------- meltano.yml
-def test_meltano_yml_has_an_extractor_per_workspace(meltano_yml):
+def test_meltano_yml_has_an_extractor_per_workspace(meltano_yml: dict[str, Any]) -> None:
     extractor = plugin(meltano_yml, "extractors", "tap-pm")
     acme = plugin(meltano_yml, "extractors", "tap-pm--acme")
     assert acme["inherit_from"] == "tap-pm"
     assert acme["load_schema"] != extractor["namespace"]
 
 
-def test_meltano_yml_loaders_and_no_secrets(meltano_yml):
+def test_meltano_yml_loaders_and_no_secrets(meltano_yml: dict[str, Any]) -> None:
     loaders = {p["name"]: p for p in meltano_yml["plugins"]["loaders"]}
     assert set(loaders) == {"target-jsonl", "target-duckdb", "target-postgres", "target-snowflake"}
     assert loaders["target-postgres"]["variant"] == "meltanolabs"
@@ -380,7 +389,7 @@ def test_meltano_yml_loaders_and_no_secrets(meltano_yml):
 
 
 # ----------------------------------------------------------------------------- workflows
-def actionlint(*files: Path) -> subprocess.CompletedProcess:
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     assert ACTIONLINT.exists(), "run `make test` (it installs actionlint into .tools)"
     return subprocess.run(
         [str(ACTIONLINT), "-no-color", *map(str, files)],
@@ -388,14 +397,14 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_workflows_pass_actionlint():
+def test_workflows_pass_actionlint() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert {f.name for f in files} >= {"test.yml", "lint.yml", "release.yml"}
     proc = actionlint(*files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_actionlint_finds_a_broken_workflow(tmp_path):
+def test_actionlint_finds_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / ".github" / "workflows" / "broken.yml"
     broken.parent.mkdir(parents=True)
     broken.write_text(
@@ -407,14 +416,14 @@ def test_actionlint_finds_a_broken_workflow(tmp_path):
     assert "matrix" in proc.stdout
 
 
-def test_test_workflow_covers_every_supported_python(about_json):
+def test_test_workflow_covers_every_supported_python(about_json: dict[str, Any]) -> None:
     workflow = yaml.safe_load((WORKFLOWS / "test.yml").read_text())
     [job] = workflow["jobs"].values()
     assert job["strategy"]["matrix"]["python-version"] == about_json["supported_python_versions"]
     assert any(step.get("run") == ".ci/run" for step in job["steps"])
 
 
-def test_release_workflow_builds_checks_and_publishes_with_trusted_publishing():
+def test_release_workflow_builds_checks_and_publishes_with_trusted_publishing() -> None:
     workflow = yaml.safe_load((WORKFLOWS / "release.yml").read_text())
     assert workflow[True]["push"]["tags"]  # PyYAML reads the key `on` as True
     runs = " ".join(s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"])
@@ -429,6 +438,6 @@ def test_release_workflow_builds_checks_and_publishes_with_trusted_publishing():
     assert workflow["permissions"] == {"contents": "read"}
 
 
-def test_dependabot_watches_pip_and_actions():
+def test_dependabot_watches_pip_and_actions() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in config["updates"]} == {"pip", "github-actions"}

@@ -10,7 +10,7 @@ the fake Snowflake loader are test_meltano.py's and test_snowflake.py's.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import API_KEY
@@ -28,8 +28,11 @@ from test_snowflake import LOADER, snowflake  # noqa: F401 - a fixture, used by 
 from rocketlane_emulator import Emulator, Scale
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from test_meltano import Meltano, Postgres
+    from test_snowflake import FakeSnowflake
 
     from rocketlane_emulator import DriftedValue
 
@@ -38,13 +41,14 @@ SUFFIX = {"MELTANO_RUN_STATE_ID_SUFFIX": "drift"}  # its own state in the shared
 
 
 @pytest.fixture
-def drift_emulator():
+def drift_emulator() -> Iterator[Emulator]:
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, drift=True) as emu:
         yield emu
 
 
-def as_json(value: object) -> object:
-    """JSON columns come back as text from DuckDB and Snowflake, parsed from PostgreSQL."""
+def as_json(value: object) -> Any:
+    """JSON columns come back as text from DuckDB and Snowflake, parsed from PostgreSQL: the
+    JSON value, whatever it holds (Any, as json.loads gives it)."""
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -63,9 +67,9 @@ def check_drift_landed(warehouse: Warehouse, emu: Emulator, log: str) -> None:
         top, *nested = item.field.split(".")
         value = as_json(row.get(top.lower()))
         for name in nested:
-            value = value[name]  # type: ignore[index]
+            value = value[name]
         if item.kind == "number-as-text":  # converts without loss: in its column
-            assert int(value) == int(item.value), item  # type: ignore[call-overload]
+            assert int(value) == int(item.value), item
             assert item.field not in drift, item
         else:
             assert value is None, (item, value)
@@ -103,7 +107,11 @@ def full_then_incremental(emu: Emulator, load: Callable[[], tuple[Warehouse, str
         check_drift_landed(warehouse, emu, log)
 
 
-def test_drift_loads_into_postgres(meltano, postgres, drift_emulator):  # noqa: F811
+def test_drift_loads_into_postgres(
+    meltano: Meltano,  # noqa: F811
+    postgres: Postgres,  # noqa: F811
+    drift_emulator: Emulator,
+) -> None:
     env = {**postgres.loader_env(postgres.new_database("tap_pm_drift")), **SUFFIX}
 
     def load() -> tuple[Warehouse, str]:
@@ -114,7 +122,11 @@ def test_drift_loads_into_postgres(meltano, postgres, drift_emulator):  # noqa: 
     full_then_incremental(drift_emulator, load)
 
 
-def test_drift_loads_into_duckdb(meltano, drift_emulator, tmp_path):  # noqa: F811
+def test_drift_loads_into_duckdb(
+    meltano: Meltano,  # noqa: F811
+    drift_emulator: Emulator,
+    tmp_path: Path,
+) -> None:
     env = {"TARGET_DUCKDB_FILEPATH": str(tmp_path / "drift.duckdb"), **SUFFIX}
 
     def load() -> tuple[Warehouse, str]:
@@ -125,7 +137,11 @@ def test_drift_loads_into_duckdb(meltano, drift_emulator, tmp_path):  # noqa: F8
     full_then_incremental(drift_emulator, load)
 
 
-def test_drift_loads_into_snowflake(snowflake, drift_emulator, tmp_path: Path):  # noqa: F811
+def test_drift_loads_into_snowflake(
+    snowflake: FakeSnowflake,  # noqa: F811
+    drift_emulator: Emulator,
+    tmp_path: Path,
+) -> None:
     env = {**snowflake.env(tmp_path), **SUFFIX}
 
     def load() -> tuple[Warehouse, str]:
@@ -137,7 +153,11 @@ def test_drift_loads_into_snowflake(snowflake, drift_emulator, tmp_path: Path): 
     full_then_incremental(drift_emulator, load)
 
 
-def test_drift_reaches_jsonl_lines(meltano, drift_emulator, tmp_path):  # noqa: F811
+def test_drift_reaches_jsonl_lines(
+    meltano: Meltano,  # noqa: F811
+    drift_emulator: Emulator,
+    tmp_path: Path,
+) -> None:
     """target-jsonl writes what it gets: the drifted record's line carries `_drift`."""
     env = {"TARGET_JSONL_DESTINATION_PATH": str(tmp_path), **SUFFIX}
     meltano.run("tap-pm", "target-jsonl", drift_emulator, **env)

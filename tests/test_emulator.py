@@ -77,11 +77,15 @@ def truth(emu: Emulator) -> dict[str, list[dict[str, Any]]]:
     return {name: emu.truth(name) for name in ID_KEYS}
 
 
-def get(session: requests.Session, emulator: Emulator, resource: str, **params: Any):
+def get(
+    session: requests.Session, emulator: Emulator, resource: str, **params: Any
+) -> requests.Response:
     return session.get(f"{emulator.base_url}/{resource}", params=params, timeout=10)
 
 
-def fetch_all(session: requests.Session, emulator: Emulator, resource: str, **params: Any):
+def fetch_all(
+    session: requests.Session, emulator: Emulator, resource: str, **params: Any
+) -> list[dict[str, Any]]:
     """Follow nextPageToken to the end, checking the pagination envelope on the way."""
     records: list[dict[str, Any]] = []
     response = get(session, emulator, resource, **params)
@@ -104,11 +108,14 @@ def ids_of(resource: str, records: list[dict[str, Any]]) -> list[int]:
 
 
 def error_field(response: requests.Response) -> str:
-    return response.json()["errors"][0]["field"]
+    field: str = response.json()["errors"][0]["field"]
+    return field
 
 
 # ------------------------------------------------------------------ pagination
-def test_paginates_all_tasks_in_id_order(emu, http, truth) -> None:
+def test_paginates_all_tasks_in_id_order(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     expected = [r["taskId"] for r in truth["tasks"] if not r["archived"]]
     first = get(http, emu, "tasks", pageSize=100).json()["pagination"]
     assert first == {
@@ -122,14 +129,14 @@ def test_paginates_all_tasks_in_id_order(emu, http, truth) -> None:
     assert len(expected) > 100
 
 
-def test_next_page_url_is_directly_usable(emu, http) -> None:
+def test_next_page_url_is_directly_usable(emu: Emulator, http: requests.Session) -> None:
     body = get(http, emu, "users", pageSize=10).json()
     follow = http.get(body["pagination"]["nextPage"], timeout=10).json()
     assert follow["data"][0]["userId"] > body["data"][-1]["userId"]
     assert follow["pagination"]["pageSize"] == 10
 
 
-def test_page_size_default_and_cap(emu, http) -> None:
+def test_page_size_default_and_cap(emu: Emulator, http: requests.Session) -> None:
     for params in ({}, {"pageSize": 500}, {"pageSize": ""}):
         body = get(http, emu, "tasks", **params).json()
         assert len(body["data"]) == 100
@@ -137,20 +144,20 @@ def test_page_size_default_and_cap(emu, http) -> None:
 
 
 @pytest.mark.parametrize("size", ["0", "-1", "abc", "1.5"])
-def test_invalid_page_size(emu, http, size) -> None:
+def test_invalid_page_size(emu: Emulator, http: requests.Session, size: str) -> None:
     response = get(http, emu, "tasks", pageSize=size)
     assert response.status_code == 400
     assert error_field(response) == "pageSize"
 
 
-def test_token_reuse_returns_same_page(emu, http) -> None:
+def test_token_reuse_returns_same_page(emu: Emulator, http: requests.Session) -> None:
     token = get(http, emu, "time-entries", pageSize=50).json()["pagination"]["nextPageToken"]
     first, second = (get(http, emu, "time-entries", pageToken=token).json() for _ in range(2))
     assert first == second
     assert len(first["data"]) == 50
 
 
-def test_token_keeps_original_query(emu, http) -> None:
+def test_token_keeps_original_query(emu: Emulator, http: requests.Session) -> None:
     body = get(http, emu, "tasks", pageSize=5, includeFields="phase").json()
     token = body["pagination"]["nextPageToken"]
     # Parameters sent alongside a token are ignored, except pageSize.
@@ -166,7 +173,7 @@ def test_token_keeps_original_query(emu, http) -> None:
     assert len(get(http, emu, "tasks", pageToken=token, pageSize=2).json()["data"]) == 2
 
 
-def test_token_expiry_and_unknown_token(fresh, http) -> None:
+def test_token_expiry_and_unknown_token(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults.token_ttl_s = 0.2
     token = get(http, fresh, "tasks", pageSize=5).json()["pagination"]["nextPageToken"]
     assert get(http, fresh, "tasks", pageToken=token).status_code == 200
@@ -177,14 +184,14 @@ def test_token_expiry_and_unknown_token(fresh, http) -> None:
     assert get(http, fresh, "tasks", pageToken="not-a-token").json() == BAD_TOKEN
 
 
-def test_token_of_other_resource_is_rejected(emu, http) -> None:
+def test_token_of_other_resource_is_rejected(emu: Emulator, http: requests.Session) -> None:
     token = get(http, emu, "tasks", pageSize=5).json()["pagination"]["nextPageToken"]
     assert get(http, emu, "users", pageToken=token).status_code == 400
 
 
 # -------------------------------------------------------- project-scoped lists
 @pytest.mark.parametrize("resource", ["spaces", "phases", "space-documents"])
-def test_project_id_required(emu, http, resource) -> None:
+def test_project_id_required(emu: Emulator, http: requests.Session, resource: str) -> None:
     for params in ({}, {"projectId": "abc"}):
         response = get(http, emu, resource, **params)
         assert response.status_code == 400
@@ -194,7 +201,9 @@ def test_project_id_required(emu, http, resource) -> None:
     assert missing.json()["errors"][0]["errorCode"] == "NOT_FOUND"
 
 
-def test_children_per_project(emu, http, truth) -> None:
+def test_children_per_project(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     counts = {}
     for pid in sorted(emu.ids("projects")):
         phases = fetch_all(http, emu, "phases", projectId=pid)
@@ -210,7 +219,9 @@ def test_children_per_project(emu, http, truth) -> None:
         assert sum(c[k] for c in counts.values()) == len(truth[resource])
 
 
-def test_empty_project_page(emu, http, truth) -> None:
+def test_empty_project_page(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     with_phases = {p["project"]["projectId"] for p in truth["phases"]}
     empty = next(pid for pid in emu.ids("projects") if pid not in with_phases)
     body = get(http, emu, "spaces", projectId=empty).json()
@@ -221,14 +232,14 @@ def test_empty_project_page(emu, http, truth) -> None:
 
 
 # -------------------------------------------------------------- auth & errors
-def test_auth_errors(emu) -> None:
+def test_auth_errors(emu: Emulator) -> None:
     for headers in ({}, {"api-key": "wrong"}):
         response = requests.get(f"{emu.base_url}/tasks", headers=headers, timeout=10)
         assert response.status_code == 401
         assert response.json() == UNAUTHORIZED
 
 
-def test_headers_and_unknown_paths(emu, http) -> None:
+def test_headers_and_unknown_paths(emu: Emulator, http: requests.Session) -> None:
     responses = [
         http.get(f"{emu.base_url}/nope", timeout=10),
         http.get(f"{emu.base_url}/tasks/1", timeout=10),
@@ -242,7 +253,7 @@ def test_headers_and_unknown_paths(emu, http) -> None:
     assert len({r.headers["X-Request-Id"] for r in responses}) == len(responses)
 
 
-def test_timestamp_filter_validation(emu, http) -> None:
+def test_timestamp_filter_validation(emu: Emulator, http: requests.Session) -> None:
     response = get(http, emu, "tasks", **{"updatedAt.gt": "yesterday"})
     assert response.status_code == 400
     assert error_field(response) == "updatedAt.gt"
@@ -257,7 +268,12 @@ HIDDEN_CASES = [
 
 
 @pytest.mark.parametrize("case", HIDDEN_CASES, ids=[c[0] for c in HIDDEN_CASES])
-def test_hidden_records(emu, http, truth, case) -> None:
+def test_hidden_records(
+    emu: Emulator,
+    http: requests.Session,
+    truth: dict[str, list[dict[str, Any]]],
+    case: tuple[str, str, str],
+) -> None:
     resource, param, flag = case
     records = truth[resource]
     assert 0 < sum(r[flag] for r in records) < len(records)
@@ -269,7 +285,9 @@ def test_hidden_records(emu, http, truth, case) -> None:
     assert [r[flag] for r in everything] == [r[flag] for r in records]
 
 
-def test_project_filter(emu, http, truth) -> None:
+def test_project_filter(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     pid = min(e["project"]["projectId"] for e in truth["time-entries"])  # one with time logged
     for resource in ("tasks", "time-entries"):
         got = fetch_all(http, emu, resource, **{"projectId.eq": pid})
@@ -279,10 +297,13 @@ def test_project_filter(emu, http, truth) -> None:
 
 # --------------------------------------------------------------- field shapes
 def first(emu: Emulator, http: requests.Session, resource: str, **params: Any) -> dict[str, Any]:
-    return get(http, emu, resource, pageSize=1, **params).json()["data"][0]
+    record: dict[str, Any] = get(http, emu, resource, pageSize=1, **params).json()["data"][0]
+    return record
 
 
-def test_task_include_fields(emu, http, truth) -> None:
+def test_task_include_fields(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     # The live API leaves null properties out: the first task's own (its description may be).
     sent = set(truth["tasks"][0])
     assert len(TASK_DEFAULT_KEYS - sent) <= 2
@@ -294,7 +315,7 @@ def test_task_include_fields(emu, http, truth) -> None:
     assert "fields" in everything
 
 
-def test_project_include_fields(emu, http) -> None:
+def test_project_include_fields(emu: Emulator, http: requests.Session) -> None:
     project = first(emu, http, "projects")
     assert "metrics" not in project["financials"]
     assert "fields" not in project
@@ -304,7 +325,7 @@ def test_project_include_fields(emu, http) -> None:
     assert "currentPhases" in project
 
 
-def test_time_entry_and_field_include_fields(emu, http) -> None:
+def test_time_entry_and_field_include_fields(emu: Emulator, http: requests.Session) -> None:
     entry = first(emu, http, "time-entries")
     assert "fields" in entry  # no includeAllFields on this endpoint: custom fields by default
     assert "notes" not in entry
@@ -321,13 +342,17 @@ def test_time_entry_and_field_include_fields(emu, http) -> None:
 
 
 @pytest.mark.parametrize("resource", ["tasks", "users", "projects", "fields", "time-offs"])
-def test_include_all_fields_matches_truth(emu, http, truth, resource) -> None:
+def test_include_all_fields_matches_truth(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]], resource: str
+) -> None:
     params = {"includeAllFields": "true", "includeArchive.eq": "true"}
     assert fetch_all(http, emu, resource, **params) == truth[resource]
 
 
 # -------------------------------------------------------------- incremental
-def test_updated_at_boundaries(emu, http, truth) -> None:
+def test_updated_at_boundaries(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     tasks = truth["tasks"]
     top = max(r["updatedAt"] for r in tasks)
     at_top = {r["taskId"] for r in tasks if r["updatedAt"] == top}
@@ -341,7 +366,7 @@ def test_updated_at_boundaries(emu, http, truth) -> None:
     assert set(ids_of("tasks", window)) == {r["taskId"] for r in tasks if r["updatedAt"] > mid}
 
 
-def test_touch(fresh, http) -> None:
+def test_touch(fresh: Emulator, http: requests.Session) -> None:
     before = {r["taskId"]: r for r in fresh.truth("tasks")}
     top = max(r["updatedAt"] for r in before.values())
     task_id = next(tid for tid, r in before.items() if not r["archived"])
@@ -356,7 +381,7 @@ def test_touch(fresh, http) -> None:
     assert fresh.touch("tasks", task_id)["updatedAt"] > touched["updatedAt"]
 
 
-def test_touch_child_record(fresh) -> None:
+def test_touch_child_record(fresh: Emulator) -> None:
     phase = fresh.truth("phases")[0]
     touched = fresh.touch("phases", phase["phaseId"])
     assert touched["updatedAt"] > phase["updatedAt"]
@@ -364,7 +389,7 @@ def test_touch_child_record(fresh) -> None:
 
 
 # ------------------------------------------------------------------- faults
-def test_rate_limit(fresh, http) -> None:
+def test_rate_limit(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults.rate_limit = (3, 30.0)  # a long window cannot expire on a slow machine
     assert [get(http, fresh, "users").status_code for _ in range(4)] == [200, 200, 200, 429]
     limited = get(http, fresh, "users")
@@ -425,7 +450,9 @@ def test_fixed_window_returns_the_whole_allowance_at_the_next_clock_minute() -> 
         state.admit(KEY, (3, 60.0), "hourly")
 
 
-def test_fixed_window_429_names_the_next_clock_minute(fresh, http) -> None:
+def test_fixed_window_429_names_the_next_clock_minute(
+    fresh: Emulator, http: requests.Session
+) -> None:
     fresh.faults = Faults(rate_limit=(2, 60.0), rate_window="fixed")
     time.sleep(max(0.0, 2 - (60 - time.time() % 60)))  # not across a minute's end
     assert [get(http, fresh, "users").status_code for _ in range(3)] == [200, 200, 429]
@@ -438,7 +465,7 @@ def test_fixed_window_429_names_the_next_clock_minute(fresh, http) -> None:
     assert get(http, fresh, "users").status_code == 200
 
 
-def test_error_rate(fresh, http) -> None:
+def test_error_rate(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults.error_rate = 1.0
     for _ in range(8):
         response = get(http, fresh, "tasks")
@@ -448,7 +475,7 @@ def test_error_rate(fresh, http) -> None:
     assert get(http, fresh, "tasks").status_code == 200
 
 
-def test_truncate_rate(fresh, http) -> None:
+def test_truncate_rate(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults.truncate_rate = 1.0
     for _ in range(5):
         response = get(http, fresh, "tasks")
@@ -463,14 +490,14 @@ def test_truncate_rate(fresh, http) -> None:
     assert get(http, fresh, "tasks").json()["data"]  # the kept-alive connection still works
 
 
-def test_latency(fresh, http) -> None:
+def test_latency(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults.latency_s = 0.2
     started = time.perf_counter()
     get(http, fresh, "fields")
     assert time.perf_counter() - started >= 0.2
 
 
-def test_vanish_projects(fresh, http) -> None:
+def test_vanish_projects(fresh: Emulator, http: requests.Session) -> None:
     victim = min(fresh.ids("projects"))
     assert get(http, fresh, "phases", projectId=victim).status_code == 200
     fresh.faults.vanish_projects = {victim}
@@ -481,14 +508,14 @@ def test_vanish_projects(fresh, http) -> None:
     assert all(t["project"]["projectId"] != victim for t in fresh.truth("tasks"))
 
 
-def test_faults_object_can_be_replaced(fresh, http) -> None:
+def test_faults_object_can_be_replaced(fresh: Emulator, http: requests.Session) -> None:
     fresh.faults = Faults(error_rate=1.0, fault_seed=5)
     assert get(http, fresh, "users").status_code >= 500
     fresh.faults = Faults()
     assert get(http, fresh, "users").status_code == 200
 
 
-def test_request_log(fresh, http) -> None:
+def test_request_log(fresh: Emulator, http: requests.Session) -> None:
     fresh.reset_log()
     get(http, fresh, "phases", projectId=1)
     (entry,) = fresh.request_log
@@ -505,7 +532,7 @@ def test_data_is_deterministic() -> None:
 
 
 @pytest.mark.parametrize("resource", sorted(ID_KEYS))
-def test_ids_and_timestamps(truth, resource) -> None:
+def test_ids_and_timestamps(truth: dict[str, list[dict[str, Any]]], resource: str) -> None:
     ids = ids_of(resource, truth[resource])
     assert ids == sorted(set(ids))
     for record in truth[resource]:
@@ -514,7 +541,7 @@ def test_ids_and_timestamps(truth, resource) -> None:
         assert record.get("updatedAt", START_MS) <= END_MS
 
 
-def test_references(emu, truth) -> None:
+def test_references(emu: Emulator, truth: dict[str, list[dict[str, Any]]]) -> None:
     task_ids, user_ids, project_ids = (emu.ids(n) for n in ("tasks", "users", "projects"))
     for entry in truth["time-entries"]:
         assert entry["user"]["userId"] in user_ids
@@ -525,7 +552,7 @@ def test_references(emu, truth) -> None:
         assert task.get("parent") is None or task["parent"]["taskId"] in task_ids
 
 
-def test_time_entry_statuses(truth) -> None:
+def test_time_entry_statuses(truth: dict[str, list[dict[str, Any]]]) -> None:
     entries = truth["time-entries"]
     assert {e["status"] for e in entries} == {"NOT_SUBMITTED", "SUBMITTED", "APPROVED", "REJECTED"}
     for entry in entries:
@@ -534,7 +561,7 @@ def test_time_entry_statuses(truth) -> None:
         assert (entry.get("submittedAt") is None) == (entry["status"] == "NOT_SUBMITTED")
 
 
-def test_nulls_unicode_and_long_text(truth) -> None:
+def test_nulls_unicode_and_long_text(truth: dict[str, list[dict[str, Any]]]) -> None:
     tasks = truth["tasks"]
     for key in ("parent", "dueDate", "phase", "taskDescription"):
         assert any(t.get(key) is None for t in tasks), key
@@ -547,7 +574,7 @@ def test_nulls_unicode_and_long_text(truth) -> None:
         assert sample in text
 
 
-def test_field_definitions(truth) -> None:
+def test_field_definitions(truth: dict[str, list[dict[str, Any]]]) -> None:
     fields = truth["fields"]
     assert len(fields) == 22
     assert len({f["fieldType"] for f in fields}) == 11
@@ -562,7 +589,7 @@ def json_type(value: object) -> str:
 
 
 @pytest.mark.parametrize("resource", ["projects", "tasks", "time-entries", "users"])
-def test_custom_field_value_types(truth, resource) -> None:
+def test_custom_field_value_types(truth: dict[str, list[dict[str, Any]]], resource: str) -> None:
     kinds = {json_type(f["fieldValue"]) for r in truth[resource] for f in r["fields"]}
     assert kinds == ({"str", "NoneType"} if resource == "users" else EVERY_JSON_TYPE)
 
@@ -615,7 +642,9 @@ def nulls_outside_custom_fields(value: object, path: str = "") -> list[str]:
     return []
 
 
-def test_live_shapes_are_the_default(emu, http, truth) -> None:
+def test_live_shapes_are_the_default(
+    emu: Emulator, http: requests.Session, truth: dict[str, list[dict[str, Any]]]
+) -> None:
     projects = get(http, emu, "projects", includeAllFields="true").json()["data"]
     currencies = [p["currency"] for p in projects]
     assert all(set(c) == {"currencyCode", "currencyName", "currencySymbol"} for c in currencies)
@@ -658,7 +687,9 @@ def test_live_shapes_are_the_default(emu, http, truth) -> None:
         ({"updatedAt.after": "1"}, 500),  # no such operator
     ],
 )
-def test_an_unknown_parameter_answers_500(emu, http, params, status) -> None:
+def test_an_unknown_parameter_answers_500(
+    emu: Emulator, http: requests.Session, params: dict[str, str], status: int
+) -> None:
     response = get(http, emu, "projects", **params)
     assert response.status_code == status, response.text
     if status == 500:
@@ -666,7 +697,9 @@ def test_an_unknown_parameter_answers_500(emu, http, params, status) -> None:
         assert error["errorCode"] == "INTERNAL_SERVER_ERROR"
 
 
-def test_companies_are_paged_and_match_the_references(emu, http) -> None:
+def test_companies_are_paged_and_match_the_references(
+    emu: Emulator, http: requests.Session
+) -> None:
     first_page = get(http, emu, "companies", pageSize=4).json()
     pagination = first_page["pagination"]
     assert pagination["hasMore"] is True
@@ -742,7 +775,7 @@ def emulator_imports() -> dict[str, set[str]]:
     return graph
 
 
-def test_emulator_modules_import_without_a_cycle():
+def test_emulator_modules_import_without_a_cycle() -> None:
     graph = emulator_imports()
     assert graph["workspace"] >= {"data", "extra", "live"}  # the graph is really read
     done: set[str] = set()

@@ -17,7 +17,7 @@ import typing as t
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
@@ -31,6 +31,7 @@ from conftest import (
     discover,
     run_tap,
     select,
+    streams_of,
     tap_config,
 )
 from hypothesis import HealthCheck, given, settings
@@ -47,6 +48,9 @@ from rocketlane_emulator.hostile import (
 from tap_pm.client import MS_RANGE, ms_to_rfc3339
 from tap_pm.safe_json import MAX_DEPTH, decode, spell
 from tap_pm.tap import TapPM
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SCHEMAS = resources.files("tap_pm") / "schemas"
 ALL_STREAMS = sorted(p.name.removesuffix(".json") for p in SCHEMAS.iterdir())
@@ -74,14 +78,14 @@ def _as_sent(char: str) -> str:
 
 
 # ------------------------------------------------------------------------- reading a body
-def test_a_lone_surrogate_escape_is_read():
+def test_a_lone_surrogate_escape_is_read() -> None:
     """msgspec rejects the whole page (`unexpected end of escaped utf-16 surrogate pair`)."""
     value, careful = decode(b'{"data": [{"taskName": "Launch \\ud83d"}]}')
     assert careful
     assert value["data"][0]["taskName"] == "Launch \ud83d"
 
 
-def test_a_byte_that_is_not_utf8_reads_as_a_surrogate_of_that_byte():
+def test_a_byte_that_is_not_utf8_reads_as_a_surrogate_of_that_byte() -> None:
     value, careful = decode(b'{"data": [{"name": "caf\xe9"}]}')
     assert careful
     assert value["data"][0]["name"] == "caf\udce9"  # Python's surrogateescape: byte 0xE9
@@ -91,19 +95,19 @@ def test_a_byte_that_is_not_utf8_reads_as_a_surrogate_of_that_byte():
     "number",
     ["100000000000000000000", "-9223372036854775809", "1e400", "-1E+400", "1e-400", "9" * 5000],
 )
-def test_a_number_no_warehouse_holds_keeps_its_text(number):
+def test_a_number_no_warehouse_holds_keeps_its_text(number: str) -> None:
     value, careful = decode(f'{{"data": [{{"n": {number}}}]}}'.encode())
     assert careful
     assert value["data"][0]["n"].text == number
 
 
 @pytest.mark.parametrize("number", ["9223372036854775807", "-9223372036854775808", "2.5e-300"])
-def test_a_number_warehouses_hold_is_read_as_one(number):
+def test_a_number_warehouses_hold_is_read_as_one(number: str) -> None:
     value, _ = decode(f'{{"data": [{{"n": {number}}}]}}'.encode())
     assert value["data"][0]["n"] == json.loads(number)
 
 
-def test_nesting_deeper_than_python_reads_on_its_own_is_read():
+def test_nesting_deeper_than_python_reads_on_its_own_is_read() -> None:
     levels = 20_000
     value, careful = decode(b'{"data": [{"x": ' + b"[" * levels + b"]" * levels + b"}]}")
     assert careful
@@ -121,7 +125,7 @@ def test_nesting_deeper_than_python_reads_on_its_own_is_read():
         b'{"data": [], "pagination": {"nextPageToken": "b375ee81-7fe2-4dd4-b43e-12508f8848ce"}}',
     ],
 )
-def test_a_clean_body_takes_the_fast_path(body):
+def test_a_clean_body_takes_the_fast_path(body: bytes) -> None:
     value, careful = decode(body)
     assert not careful
     assert value == json.loads(body)
@@ -131,14 +135,14 @@ def test_a_clean_body_takes_the_fast_path(body):
     ("body", "offset"),
     [(b'{"data": [1,', 12), (b'{"data": [1,]}', 12), (b"<html>", 0), (b"", 0), (b'{"a": 1}x', 8)],
 )
-def test_a_body_that_is_not_json_names_the_byte_where_it_stops(body, offset):
+def test_a_body_that_is_not_json_names_the_byte_where_it_stops(body: bytes, offset: int) -> None:
     with pytest.raises(ValueError, match=rf"^not JSON at byte {offset} of {len(body)}: "):
         decode(body)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
-def test_text_as_sent_spells_out_what_no_warehouse_stores_and_reads_back(text):
+def test_text_as_sent_spells_out_what_no_warehouse_stores_and_reads_back(text: str) -> None:
     spelled = spell(text)
     assert json.loads(f'"{spelled}"') == text
     assert not BAD_TEXT.search(spelled)
@@ -159,13 +163,17 @@ def tap() -> TapPM:
     return TapPM(config=CONFIG, catalog=catalog)
 
 
+#: A path in a record: keys and array indexes.
+Steps = tuple[str | int, ...]
 CONTEXTS = {"invoice-lines": {"invoiceId": 1}, "invoice-payments": {"invoiceId": 1}}
 # Set by the tap from the request or the natural id, or reshaped on purpose (test_conform.py).
 SHAPED = {"id", "projectId", "invoiceId", "currency", "attachments"}
 EPOCH_MS = {"createdAt", "updatedAt", "submittedAt", "approvedAt", "rejectedAt"}
 
 
-def through_the_tap(stream_name: str, records: list[dict]) -> tuple[list[dict], list[bytes]]:
+def through_the_tap(
+    stream_name: str, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[bytes]]:
     """A page of `records` (as dumps writes bodies) through the stream as a sync reads it:
     validation, parsing, shaping, conformance, the SDK's record message. Returns the records
     as a target reads them, and the output lines."""
@@ -182,13 +190,16 @@ def through_the_tap(stream_name: str, records: list[dict]) -> tuple[list[dict], 
     lines = [
         bytes(writer.serialize_message(message))
         for raw in stream.parse_response(response)
-        for message in stream._generate_record_messages(stream.post_process(raw, context))  # noqa: SLF001
+        # post_process drops no record of these streams: the record it shapes, never None.
+        for message in stream._generate_record_messages(  # noqa: SLF001
+            t.cast("dict[str, Any]", stream.post_process(raw, context))
+        )
     ]
     # Strict UTF-8 (a lone surrogate would not decode), then JSON.
     return [json.loads(line.decode("utf-8"))["record"] for line in lines], lines
 
 
-def path_of(steps: tuple) -> str:
+def path_of(steps: Steps) -> str:
     """A path as `_drift` and the log name it: `a.b`, `a[0]`, odd names quoted: `a["x.y"]`."""
     text = ""
     for step in steps:
@@ -201,7 +212,7 @@ def path_of(steps: tuple) -> str:
     return text
 
 
-def leaves(value: object, steps: tuple = ()) -> list[tuple[tuple, object]]:
+def leaves(value: object, steps: Steps = ()) -> list[tuple[Steps, object]]:
     """(path steps, value) of every scalar and empty container in a value."""
     if isinstance(value, dict) and value:
         return [leaf for key, item in value.items() for leaf in leaves(item, (*steps, key))]
@@ -242,7 +253,7 @@ def same(column: object, leaf: object) -> bool:
     return False
 
 
-def at(value: object, steps: tuple) -> list[object]:
+def at(value: object, steps: Steps) -> list[object]:
     """The values at `steps` in a record, any index where an array item may have moved."""
     found = [value]
     for step in steps:
@@ -256,7 +267,7 @@ def at(value: object, steps: tuple) -> list[object]:
     return found
 
 
-def in_drift(drift: dict, steps: tuple, leaf: object) -> bool:
+def in_drift(drift: dict[str, Any], steps: Steps, leaf: object) -> bool:
     """Whether `_drift` keeps the value under its path, or inside a value kept whole.
 
     Paths can coincide (a property named `[0]`, and item 0 of one named ``): any may hold it.
@@ -278,7 +289,7 @@ def in_drift(drift: dict, steps: tuple, leaf: object) -> bool:
     return False
 
 
-def assert_findable(stream: str, sent: dict, record: dict) -> None:
+def assert_findable(stream: str, sent: dict[str, Any], record: dict[str, Any]) -> None:
     drift = record.get(DRIFT) or {}
     for steps, leaf in leaves(sent):
         if leaf is None or steps[0] in SHAPED:
@@ -305,7 +316,7 @@ def depth_of(value: object) -> tuple[int, object]:
     return depth, value
 
 
-def deep_found(record: dict, drift: dict, steps: tuple, leaf: RawJSON) -> bool:
+def deep_found(record: dict[str, Any], drift: dict[str, Any], steps: Steps, leaf: RawJSON) -> bool:
     """A nested list sent: in its column as it was, or in `_drift` at its path or at the path
     of an inner list (an item that did not fit its array left it), as a list or JSON text."""
     levels = leaf.text.count(b"[")
@@ -356,18 +367,18 @@ def as_json_reads(value: object) -> object:
     return value
 
 
-def base_record(stream: str) -> dict:
+def base_record(stream: str) -> dict[str, Any]:
     return copy.deepcopy(generate(1, Scale.small())[stream][0])
 
 
 BASES = {stream: base_record(stream) for stream in ALL_STREAMS}
-STREAM_OBJECTS = tap().streams
+STREAM_OBJECTS = streams_of(tap())
 
 
 @pytest.mark.parametrize("stream", ALL_STREAMS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_any_json_in_any_field_is_loadable_and_findable(stream, data):
+def test_any_json_in_any_field_is_loadable_and_findable(stream: str, data: st.DataObject) -> None:
     """Arbitrary JSON in every field of a real record of every stream: nothing raises, the
     output is valid UTF-8 JSON, each record validates against its schema with formats, and
     every value sent is in its column or, as sent, in `_drift`."""
@@ -378,7 +389,7 @@ def test_any_json_in_any_field_is_loadable_and_findable(stream, data):
     sent = {name: data.draw(json_values, label=name) for name in chosen}
     sent |= data.draw(st.dictionaries(names, json_values, max_size=2), label="unknown")
     sent.pop(id_key, None)
-    record_sent = t.cast("dict", as_json_reads({**base, **sent}))
+    record_sent = t.cast("dict[str, Any]", as_json_reads({**base, **sent}))
     [record], _ = through_the_tap(stream, [copy.deepcopy(record_sent)])
     schema = STREAM_OBJECTS[stream].schema
     errors = list(jsonschema.Draft7Validator(schema, format_checker=FORMATS).iter_errors(record))
@@ -388,7 +399,7 @@ def test_any_json_in_any_field_is_loadable_and_findable(stream, data):
     assert_findable(stream, {k: v for k, v in record_sent.items() if k != id_key}, record)
 
 
-def test_the_findability_check_notices_a_lost_value():
+def test_the_findability_check_notices_a_lost_value() -> None:
     """The property test's check fails when a value is neither in its column nor in `_drift`."""
     with pytest.raises(AssertionError):
         assert_findable("tasks", {"taskName": "Launch \ud83d"}, {"taskName": "Launch \ufffd"})
@@ -412,7 +423,9 @@ def test_the_findability_check_notices_a_lost_value():
         ("taskName", "Launch 🚀", "Launch 🚀", None),
     ],
 )
-def test_integers_stay_within_64_bits_and_text_is_storable(field, sent, column, kept):
+def test_integers_stay_within_64_bits_and_text_is_storable(
+    field: str, sent: object, column: object, kept: str | None
+) -> None:
     """A value already of its column's type but beyond what warehouses store is kept as text:
     the fast path (msgspec, in C) enforces the bounds of the slow one."""
     base = BASES["tasks"]
@@ -426,13 +439,13 @@ HOSTILE_STREAMS = ("tasks", "projects", "time-entries", "spaces", "space-documen
 
 
 @pytest.fixture(scope="module")
-def hostile_emulator():
+def hostile_emulator() -> Iterator[Emulator]:
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, hostile=True) as emu:
         yield emu
 
 
 @pytest.fixture(scope="module")
-def hostile_sync(hostile_emulator, tmp_path_factory) -> TapRun:
+def hostile_sync(hostile_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> TapRun:
     run = run_tap(tmp_path_factory.mktemp("hostile"), tap_config(hostile_emulator))
     assert run.returncode == 0, run.stderr[-3000:]
     return run
@@ -461,7 +474,7 @@ def _expected_raw(kind: str, text: str) -> tuple[object, object]:
     return None, text  # a number or a nesting no warehouse holds: its text
 
 
-def column(record: dict, path: str) -> object:
+def column(record: dict[str, Any], path: str) -> object:
     value: Any = record
     for step in re.findall(r"[^.\[\]]+", path):
         value = value[int(step)] if step.isdigit() else value.get(step)
@@ -479,7 +492,9 @@ def sent_now(emu: Emulator, stream: str, record_id: int, path: str) -> object:
     return column(record, path) if path in record or "." in path or "[" in path else None
 
 
-def assert_hostile_landed(emu: Emulator, records: dict[str, dict[int, dict]], log: str) -> None:
+def assert_hostile_landed(
+    emu: Emulator, records: dict[str, dict[int, dict[str, Any]]], log: str
+) -> None:
     for item in emu.hostile:
         record = records[item.stream][item.record_id]
         value = sent_now(emu, item.stream, item.record_id, item.field)
@@ -499,21 +514,22 @@ def assert_named_once(log: str, item: HostileValue) -> None:
     assert f"(e.g. id {item.record_id})" in lines[0]
 
 
-def test_the_deep_kinds_sit_on_either_side_of_the_deepest_record_loaded():
+def test_the_deep_kinds_sit_on_either_side_of_the_deepest_record_loaded() -> None:
     """A task (1), its `fields` (2) of objects (3), then the value's own levels."""
     assert 3 + DEEP_ALLOWED_LEVELS == MAX_DEPTH
     assert 3 + DEEP_LEVELS > MAX_DEPTH
 
 
-def test_emulator_sends_each_hostile_kind(hostile_emulator):
+def test_emulator_sends_each_hostile_kind(hostile_emulator: Emulator) -> None:
     kinds = {h.kind for h in hostile_emulator.hostile}
     assert kinds == {
         "lone-surrogate", "big-integer", "long-text", "deep-nesting", "deep-allowed",
         "huge-number", "tiny-number", "nul", "invalid-utf8", "odd-key",
     }  # fmt: skip
+    query: dict[str, str | int] = {"pageSize": 2, "includeAllFields": "true"}
     body = requests.get(
         f"{hostile_emulator.base_url}/tasks",
-        params={"pageSize": 2, "includeAllFields": "true"},
+        params=query,
         headers={"api-key": API_KEY},
         timeout=30,
     ).content
@@ -529,7 +545,9 @@ def test_emulator_sends_each_hostile_kind(hostile_emulator):
     assert b'"budgetedHours":1e400' in body
 
 
-def test_a_sync_of_the_hostile_workspace_loses_nothing(hostile_sync, hostile_emulator):
+def test_a_sync_of_the_hostile_workspace_loses_nothing(
+    hostile_sync: TapRun, hostile_emulator: Emulator
+) -> None:
     """Before: msgspec rejected the task page (`unexpected end of escaped utf-16 surrogate
     pair`) and the sync failed after 4 attempts, every hour."""
     run = hostile_sync
@@ -545,7 +563,9 @@ def test_a_sync_of_the_hostile_workspace_loses_nothing(hostile_sync, hostile_emu
     assert_hostile_landed(hostile_emulator, records, run.stderr)
 
 
-def test_an_incremental_sync_brings_hostile_records_again(hostile_sync, hostile_emulator, tmp_path):
+def test_an_incremental_sync_brings_hostile_records_again(
+    hostile_sync: TapRun, hostile_emulator: Emulator, tmp_path: Path
+) -> None:
     for item in hostile_emulator.hostile:
         hostile_emulator.touch(item.stream, item.record_id)
     run = run_tap(tmp_path, tap_config(hostile_emulator), state=hostile_sync.final_state)
@@ -557,7 +577,7 @@ def test_an_incremental_sync_brings_hostile_records_again(hostile_sync, hostile_
     assert len(run.records("tasks")) < len(hostile_sync.records("tasks"))
 
 
-def test_the_live_check_reads_hostile_values_and_warns_of_duckdbs_limit(tmp_path):
+def test_the_live_check_reads_hostile_values_and_warns_of_duckdbs_limit(tmp_path: Path) -> None:
     """Before, the check failed as the sync did; and nothing said a 2 MiB text would stop
     target-duckdb, whose CSV lines DuckDB reads up to 2,000,000 bytes."""
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, hostile=True) as emu:
@@ -580,12 +600,14 @@ UNAVAILABLE = {"companies": 404, "invoices": 403, "conversations": 403}
 
 
 @pytest.fixture
-def partial_emulator():
+def partial_emulator() -> Iterator[Emulator]:
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, unavailable=UNAVAILABLE) as emu:
         yield emu
 
 
-def test_opt_in_lists_the_workspace_does_not_offer_are_skipped(partial_emulator, tmp_path):
+def test_opt_in_lists_the_workspace_does_not_offer_are_skipped(
+    partial_emulator: Emulator, tmp_path: Path
+) -> None:
     """Before: `companies` answering 404 (it is undocumented) failed the whole sync, and with
     it the deletions of every other table; an invoice list off in the plan (403) too."""
     config = tap_config(partial_emulator)
@@ -621,8 +643,8 @@ def test_opt_in_lists_the_workspace_does_not_offer_are_skipped(partial_emulator,
     [({"tasks": 404}, "tasks"), ({"tasks": 403}, "tasks"), ({"invoices": 404}, "invoices")],
 )
 def test_a_documented_list_that_answers_404_or_a_default_one_403_still_fails(
-    unavailable, stream, tmp_path
-):
+    unavailable: dict[str, int], stream: str, tmp_path: Path
+) -> None:
     """There a 404 means a wrong base_url, and a 403 a key without access: the user must act."""
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, unavailable=unavailable) as emu:
         config = tap_config(emu, max_retries=0)
@@ -635,7 +657,9 @@ def test_a_documented_list_that_answers_404_or_a_default_one_403_still_fails(
 
 
 # ------------------------------------------------------------------ an upgrade keeps state
-def test_a_state_of_the_previous_release_carries_an_incremental_sync_and_a_reconcile(tmp_path):
+def test_a_state_of_the_previous_release_carries_an_incremental_sync_and_a_reconcile(
+    tmp_path: Path,
+) -> None:
     """tests/fixtures/state-480c5d1.json: the final STATE of a full sync by tap-pm at commit
     480c5d1 (the release before safe_json.py), of this workspace (seed 1, default size)."""
     state = json.loads((FIXTURES / "state-480c5d1.json").read_text())
@@ -668,7 +692,7 @@ def test_a_state_of_the_previous_release_carries_an_incremental_sync_and_a_recon
 
 @settings(max_examples=500, deadline=None)
 @given(st.integers(min_value=MS_RANGE[0], max_value=MS_RANGE[1]))
-def test_every_epoch_ms_a_timestamp_can_name_converts_exactly(epoch_ms):
+def test_every_epoch_ms_a_timestamp_can_name_converts_exactly(epoch_ms: int) -> None:
     text = ms_to_rfc3339(epoch_ms)
     assert FORMATS.conforms(text, "date-time")
     moment = datetime.fromisoformat(text)
@@ -677,7 +701,7 @@ def test_every_epoch_ms_a_timestamp_can_name_converts_exactly(epoch_ms):
 
 
 @pytest.mark.parametrize("epoch_ms", [MS_RANGE[1] + 1, MS_RANGE[0] - 1, 10**18, -(10**18)])
-def test_an_epoch_ms_beyond_any_date_goes_to_drift(epoch_ms):
+def test_an_epoch_ms_beyond_any_date_goes_to_drift(epoch_ms: int) -> None:
     """Before, `datetime.fromtimestamp` raised on it and stopped the sync."""
     [record], _ = through_the_tap("tasks", [{**BASES["tasks"], "createdAt": epoch_ms}])
     assert record["createdAt"] is None

@@ -45,6 +45,10 @@ from rocketlane_emulator.hostile import KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
+
+    from test_meltano import Meltano, Postgres
+    from test_snowflake import FakeSnowflake
 
 DRIFT = "_drift"
 SUFFIX = {"MELTANO_RUN_STATE_ID_SUFFIX": "hostile"}  # its own state in the shared projects
@@ -97,7 +101,7 @@ def full_then_incremental(emu: Emulator, load: Callable[[], tuple[Warehouse, str
 EVERY_KIND = set(KINDS)
 
 
-def test_hostile_values_load_into_postgres(meltano, postgres):  # noqa: F811
+def test_hostile_values_load_into_postgres(meltano: Meltano, postgres: Postgres) -> None:  # noqa: F811
     """Before: `bigint out of range` on the integer beyond 64 bits, and `PostgreSQL text fields
     cannot contain NUL (0x00) bytes` on the NUL: each stopped the load."""
     env = {**postgres.loader_env(postgres.new_database("tap_pm_hostile")), **SUFFIX}
@@ -111,7 +115,7 @@ def test_hostile_values_load_into_postgres(meltano, postgres):  # noqa: F811
         full_then_incremental(emu, load)
 
 
-def test_hostile_values_load_into_snowflake(snowflake, tmp_path):  # noqa: F811
+def test_hostile_values_load_into_snowflake(snowflake: FakeSnowflake, tmp_path: Path) -> None:  # noqa: F811
     env = {**snowflake.env(tmp_path), **SUFFIX}
     with hostile_emulator(EVERY_KIND) as emu:
 
@@ -124,7 +128,7 @@ def test_hostile_values_load_into_snowflake(snowflake, tmp_path):  # noqa: F811
         full_then_incremental(emu, load)
 
 
-def test_hostile_values_load_into_duckdb(meltano, tmp_path):  # noqa: F811
+def test_hostile_values_load_into_duckdb(meltano: Meltano, tmp_path: Path) -> None:  # noqa: F811
     env = {"TARGET_DUCKDB_FILEPATH": str(tmp_path / "hostile.duckdb"), **SUFFIX}
     with hostile_emulator(EVERY_KIND - {"long-text"}) as emu:
 
@@ -136,7 +140,7 @@ def test_hostile_values_load_into_duckdb(meltano, tmp_path):  # noqa: F811
         full_then_incremental(emu, load)
 
 
-def test_hostile_values_reach_jsonl_lines(meltano, tmp_path):  # noqa: F811
+def test_hostile_values_reach_jsonl_lines(meltano: Meltano, tmp_path: Path) -> None:  # noqa: F811
     with hostile_emulator(EVERY_KIND) as emu:
         for sync in ("full", "incremental"):
             if sync == "incremental":
@@ -160,11 +164,13 @@ def test_hostile_values_reach_jsonl_lines(meltano, tmp_path):  # noqa: F811
                     assert {r["id"] for r in lines[table]} == emu.ids(stream), stream
 
 
-def test_the_checks_here_notice_a_value_that_did_not_land():
+def test_the_checks_here_notice_a_value_that_did_not_land() -> None:
     """check_landed fails on a warehouse that lost the text as sent."""
     with hostile_emulator({"nul"}) as emu:
         [item] = emu.hostile
-        rows = {TABLES[s]: [{"id": i, DRIFT: None} for i in emu.ids(s)] for s in STREAMS}
+        rows: dict[str, list[dict[str, Any]]] = {
+            TABLES[s]: [{"id": i, DRIFT: None} for i in emu.ids(s)] for s in STREAMS
+        }
         value = sent_now(emu, item.stream, item.record_id, item.field)
         for row in rows[TABLES[item.stream]]:
             if row["id"] == item.record_id:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from importlib.metadata import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -25,6 +26,9 @@ from conftest import TAP
 from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).parents[1]
 HUB = ROOT / "hub"
@@ -38,8 +42,9 @@ REFERENCE = Path("/work/shared/reference/meltano-hub")
 
 
 # --------------------------------------------------------------------------- helpers
-def load(path: Path):
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return document
 
 
 def hub_validator(schemas: Path = RULES / "schemas") -> Draft7Validator:
@@ -52,14 +57,14 @@ def hub_validator(schemas: Path = RULES / "schemas") -> Draft7Validator:
     return Draft7Validator(extractors, registry=Registry().with_resources(resources))
 
 
-def schema_errors(definition: dict) -> list[str]:
+def schema_errors(definition: dict[str, Any]) -> list[str]:
     return sorted(
         f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
         for error in hub_validator().iter_errors(definition)
     )
 
 
-def yamllint(*files: Path) -> subprocess.CompletedProcess:
+def yamllint(*files: Path) -> subprocess.CompletedProcess[str]:
     """yamllint with the Hub's config; --strict also fails on warnings."""
     return subprocess.run(
         [sys.executable, "-m", "yamllint", "--strict", "--format", "parsable",
@@ -128,7 +133,7 @@ def rule_differences(vendored: Path, reference: Path) -> list[str]:
     )
 
 
-def meltano_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
+def meltano_settings(properties: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
     """Settings as Meltano names them: nested objects by their leaves (`batch_config.storage.
     root`), maps whose keys are the user's (`stream_maps`) and free-form objects as a whole."""
     settings = {}
@@ -141,20 +146,21 @@ def meltano_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
     return settings
 
 
-def json_types(schema: dict) -> set[str]:
+def json_types(schema: dict[str, Any]) -> set[str]:
     types = schema.get("type", [])
     return ({types} if isinstance(types, str) else set(types)) - {"null"}
 
 
-def kinds_for(schema: dict) -> set[str]:
+def kinds_for(schema: dict[str, Any]) -> set[str]:
     """Meltano setting kinds that can carry values of this JSON schema."""
     if schema.get("secret"):
         return {"password"}
     if "enum" in schema:
         return {"options"}
     if "oneOf" in schema or "anyOf" in schema:
-        return set().union(*(kinds_for(alt) for alt in schema.get("oneOf", schema.get("anyOf"))))
-    kinds = set()
+        alternatives = schema["oneOf"] if "oneOf" in schema else schema["anyOf"]
+        return set().union(*(kinds_for(alt) for alt in alternatives))
+    kinds: set[str] = set()
     for json_type in json_types(schema):
         if json_type == "string":
             dated = schema.get("format") in {"date-time", "date"}
@@ -169,21 +175,22 @@ def kinds_for(schema: dict) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def definition() -> dict:
+def definition() -> dict[str, Any]:
     return load(DEFINITION)
 
 
 @pytest.fixture(scope="module")
-def about_json() -> dict:
+def about_json() -> dict[str, Any]:
     proc = subprocess.run(
         [TAP, "--about", "--format=json"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    described: dict[str, Any] = json.loads(proc.stdout)
+    return described
 
 
 # ------------------------------------------------------------------- the Hub's schema
-def test_definition_passes_the_hubs_schema(definition):
+def test_definition_passes_the_hubs_schema(definition: dict[str, Any]) -> None:
     assert schema_errors(definition) == []
 
 
@@ -205,19 +212,21 @@ def test_definition_passes_the_hubs_schema(definition):
         (lambda d: d.update(supported_python_versions=["3"]), "supported_python_versions/0: '3'"),
     ],
 )
-def test_hubs_schema_rejects_a_broken_definition(definition, change, error):
+def test_hubs_schema_rejects_a_broken_definition(
+    definition: dict[str, Any], change: Callable[[dict[str, Any]], object], error: str
+) -> None:
     broken = copy.deepcopy(definition)
     change(broken)
     errors = schema_errors(broken)
     assert any(e.startswith(error) for e in errors), errors
 
 
-def test_hubs_schema_does_not_require_a_label(definition):
+def test_hubs_schema_does_not_require_a_label(definition: dict[str, Any]) -> None:
     assert schema_errors({k: v for k, v in definition.items() if k != "label"}) == []
 
 
 # ----------------------------------------------------------------- the Hub's yamllint
-def test_hub_files_pass_the_hubs_yamllint():
+def test_hub_files_pass_the_hubs_yamllint() -> None:
     files = [DEFINITION, HUB / "_data" / "maintainers.yml", HUB / "_data" / "default_variants.yml"]
     assert sorted(HUB.glob("_data/**/*.yml")) == sorted(files)
     proc = yamllint(*files)
@@ -238,7 +247,9 @@ def test_hub_files_pass_the_hubs_yamllint():
         ("name: tap-pm\n", "name: tap-pm\nname: tap-pm\n", "key-duplicates"),
     ],
 )
-def test_hubs_yamllint_finds_a_broken_definition(tmp_path, old, new, rule):
+def test_hubs_yamllint_finds_a_broken_definition(
+    tmp_path: Path, old: str, new: str, rule: str
+) -> None:
     text = DEFINITION.read_text(encoding="utf-8")
     assert text.count(old) == 1, old
     broken = tmp_path / DEFINITION.name
@@ -249,7 +260,7 @@ def test_hubs_yamllint_finds_a_broken_definition(tmp_path, old, new, rule):
 
 
 # --------------------------------------------------- maintainer, default variant, logo
-def test_hub_data_has_maintainer_default_variant_and_logo(definition):
+def test_hub_data_has_maintainer_default_variant_and_logo(definition: dict[str, Any]) -> None:
     assert hub_data_problems(HUB) == []
     assert definition["variant"] == "tap-pm"
     assert load(HUB / "_data" / "default_variants.yml") == {"extractors": {"tap-pm": "tap-pm"}}
@@ -284,7 +295,9 @@ def misplace_definition(hub: Path) -> None:
         (misplace_definition, "tap-pm-variant.yml: name 'tap-pm', variant 'tap-pm' do not"),
     ],
 )
-def test_hub_data_problems_are_found(tmp_path, breakage, problem):
+def test_hub_data_problems_are_found(
+    tmp_path: Path, breakage: Callable[[Path], None], problem: str
+) -> None:
     hub = tmp_path / "hub"
     shutil.copytree(HUB, hub, ignore=shutil.ignore_patterns("rules"))
     assert hub_data_problems(hub) == []
@@ -296,14 +309,13 @@ def test_hub_data_problems_are_found(tmp_path, breakage, problem):
 # ---------------------------------------------------------------- the vendored rules
 def checksum_differences(rules: Path) -> list[str]:
     """Rule files whose SHA-256 is not the one recorded when they were copied from the Hub."""
-    recorded = dict(
-        reversed(line.split("  ", 1)) for line in (rules / "SHA256SUMS").read_text().splitlines()
-    )
+    lines = (rules / "SHA256SUMS").read_text().splitlines()
+    recorded = {name: digest for digest, name in (line.split("  ", 1) for line in lines)}
     actual = {f: hashlib.sha256((rules / f).read_bytes()).hexdigest() for f in rule_files(rules)}
     return sorted(f for f in recorded.keys() | actual.keys() if recorded.get(f) != actual.get(f))
 
 
-def test_vendored_rules_are_the_hubs_unchanged(tmp_path):
+def test_vendored_rules_are_the_hubs_unchanged(tmp_path: Path) -> None:
     assert checksum_differences(RULES) == []
     if REFERENCE.is_dir():  # the copy they were taken from; a clean clone has only the sums
         assert rule_differences(RULES, REFERENCE) == []
@@ -314,7 +326,7 @@ def test_vendored_rules_are_the_hubs_unchanged(tmp_path):
     assert checksum_differences(edited) == [".yamllint.yaml"]
 
 
-def test_vendored_rules_are_complete():
+def test_vendored_rules_are_complete() -> None:
     assert {".yamllint.yaml", "LICENSE", "schemas/plugin_definitions/extractors.schema.json"} <= (
         rule_files(RULES)
     )
@@ -322,7 +334,7 @@ def test_vendored_rules_are_complete():
     assert "key-ordering: enable" in YAMLLINT_CONFIG.read_text()
 
 
-def test_rule_differences_are_found(tmp_path):
+def test_rule_differences_are_found(tmp_path: Path) -> None:
     reference = tmp_path / "reference"
     shutil.copytree(RULES, reference)
     (reference / "examples").mkdir()
@@ -340,7 +352,7 @@ def test_rule_differences_are_found(tmp_path):
 
 
 # ---------------------------------------------------- in step with the tap and the project
-def test_definition_matches_about(definition, about_json):
+def test_definition_matches_about(definition: dict[str, Any], about_json: dict[str, Any]) -> None:
     assert definition["name"] == about_json["name"] == "tap-pm"
     assert definition["namespace"] == "tap_pm"
     assert definition["executable"] == "tap-pm"
@@ -365,10 +377,10 @@ def test_definition_matches_about(definition, about_json):
     assert api_key["sensitive"] is True
 
 
-def test_definition_describes_the_project(definition):
+def test_definition_describes_the_project(definition: dict[str, Any]) -> None:
     [repository] = [
         url.split(", ", 1)[1]
-        for url in metadata("tap-pm").get_all("Project-URL")
+        for url in metadata("tap-pm").get_all("Project-URL", [])
         if url.startswith("Repository, ")
     ]
     assert definition["repo"] == repository == "https://github.com/tap-pm/tap-pm"
@@ -382,7 +394,7 @@ def test_definition_describes_the_project(definition):
         assert definition[key].strip(), key
 
 
-def test_meltano_yml_extractor_is_the_hub_definition(definition):
+def test_meltano_yml_extractor_is_the_hub_definition(definition: dict[str, Any]) -> None:
     project = load(ROOT / "meltano.yml")
     [extractor] = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-pm"]
     assert extractor["namespace"] == definition["namespace"]
@@ -399,7 +411,7 @@ def test_meltano_yml_extractor_is_the_hub_definition(definition):
     assert sorted(extractor["settings"], key=lambda s: s["name"]) == normalised
 
 
-def test_docs_hub_paths_exist():
+def test_docs_hub_paths_exist() -> None:
     """The publishing steps (docs/loaders.md) name files that exist."""
     page = (ROOT / "docs" / "loaders.md").read_text(encoding="utf-8")
     paths = set(re.findall(r"\bhub/[\w./-]*\w", page))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
@@ -21,7 +21,7 @@ from hostile_servers import Handler, HostileServer, Servers
 from rocketlane_emulator import Emulator, Scale
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 LEVELS = ("INFO", "DEBUG")
@@ -34,7 +34,7 @@ def upstream() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
-def users_only(upstream, tmp_path_factory) -> dict:
+def users_only(upstream: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A catalog selecting `users`: one request per sync."""
     config = {"api_key": API_KEY, "base_url": upstream.base_url}
     return select(discover(tmp_path_factory.mktemp("catalog"), config), ("users",))
@@ -53,7 +53,7 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> str:
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return str(path)
@@ -63,7 +63,7 @@ def origin(emu: Emulator) -> str:
     return f"http://{emu.host}:{emu.port}"
 
 
-def config_for(base_url: str, **overrides) -> dict:
+def config_for(base_url: str, **overrides: Any) -> dict[str, Any]:
     return {
         "api_key": API_KEY,
         "base_url": base_url,
@@ -75,7 +75,9 @@ def config_for(base_url: str, **overrides) -> dict:
     }
 
 
-def sync(tmp_path: Path, config: dict, catalog: dict, *args: str, **kwargs) -> TapRun:
+def sync(
+    tmp_path: Path, config: dict[str, Any], catalog: dict[str, Any], *args: str, **kwargs: Any
+) -> TapRun:
     return run_tap(tmp_path, config, *args, catalog=catalog, timeout=120, **kwargs)
 
 
@@ -101,8 +103,13 @@ def assert_key_only_at(servers: Servers, *allowed: HostileServer) -> None:
 @pytest.mark.parametrize("status", [302, 307])
 @pytest.mark.parametrize("elsewhere", ["127.0.0.2", "localhost"])
 def test_a_redirect_to_another_origin_is_refused_without_the_key(
-    upstream, users_only, servers, tmp_path, status, elsewhere
-):
+    upstream: Emulator,
+    users_only: dict[str, Any],
+    servers: Servers,
+    tmp_path: Path,
+    status: int,
+    elsewhere: str,
+) -> None:
     other = servers.add(HostileServer(elsewhere, upstream=origin(upstream)))
     home = servers.add(
         HostileServer(behave=lambda h: h.redirect(f"{other.origin}{h.path}", status))
@@ -116,7 +123,9 @@ def test_a_redirect_to_another_origin_is_refused_without_the_key(
     assert not any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
 
 
-def test_a_redirect_within_the_origin_is_followed(upstream, users_only, servers, tmp_path):
+def test_a_redirect_within_the_origin_is_followed(
+    upstream: Emulator, users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     def moved(h: Handler) -> bool:
         if h.path.startswith("/moved/"):
             h.path = h.path.removeprefix("/moved")
@@ -147,8 +156,12 @@ def test_a_redirect_within_the_origin_is_followed(upstream, users_only, servers,
     ids=["to-itself", "two-step-loop", "endless-chain", "file", "gopher"],
 )
 def test_redirect_loops_and_other_schemes_end_in_one_line(
-    users_only, servers, tmp_path, location, needle
-):
+    users_only: dict[str, Any],
+    servers: Servers,
+    tmp_path: Path,
+    location: Callable[[Handler], str],
+    needle: str,
+) -> None:
     home = servers.add(HostileServer(behave=lambda h: h.redirect(location(h))))
     run = sync(tmp_path, config_for(home.base_url), users_only)
     assert_one_line_failure(run, "users:", needle)
@@ -160,8 +173,14 @@ def test_redirect_loops_and_other_schemes_end_in_one_line(
 
 @pytest.mark.parametrize("elsewhere", ["127.0.0.1", "127.0.0.2"])
 def test_a_redirect_from_https_to_http_is_refused(
-    upstream, users_only, servers, tmp_path, ca, ca_file, elsewhere
-):
+    upstream: Emulator,
+    users_only: dict[str, Any],
+    servers: Servers,
+    tmp_path: Path,
+    ca: trustme.CA,
+    ca_file: str,
+    elsewhere: str,
+) -> None:
     plain = servers.add(HostileServer(elsewhere, upstream=origin(upstream)))
     home = servers.add(
         HostileServer(
@@ -178,7 +197,7 @@ def test_a_redirect_from_https_to_http_is_refused(
 # 3. The key echoed in error answers ---------------------------------------------------
 
 
-def echoing(status: int):
+def echoing(status: int) -> Callable[[Handler], None]:
     """An error answer that echoes the request's headers, and a line break to forge a log."""
 
     def behave(h: Handler) -> None:
@@ -196,8 +215,8 @@ def echoing(status: int):
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 500])
 def test_an_error_answer_that_echoes_the_key_prints_it_nowhere(
-    users_only, servers, tmp_path, status, level
-):
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path, status: int, level: str
+) -> None:
     home = servers.add(HostileServer(behave=echoing(status)))
     run = sync(tmp_path, config_for(home.base_url), users_only, env={"TAP_PM_LOGLEVEL": level})
     line = assert_one_line_failure(run, "users:", f"HTTP {status}", "denied (")
@@ -210,14 +229,18 @@ def test_an_error_answer_that_echoes_the_key_prints_it_nowhere(
 
 
 @pytest.mark.parametrize("mode", ["--test", "--check-live"])
-def test_test_and_live_check_mask_an_echoed_key(users_only, servers, tmp_path, mode):
+def test_test_and_live_check_mask_an_echoed_key(
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path, mode: str
+) -> None:
     home = servers.add(HostileServer(behave=echoing(403)))
     run = sync(tmp_path, config_for(home.base_url), users_only, mode)
     assert_one_line_failure(run, "HTTP 403", "***")
     assert not any(row.startswith("FORGED") for row in run.stderr.splitlines())
 
 
-def test_a_huge_page_token_is_capped_in_the_error_line(users_only, servers, tmp_path):
+def test_a_huge_page_token_is_capped_in_the_error_line(
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     token = "t" * 100_000 + API_KEY
 
     def behave(h: Handler) -> None:
@@ -238,7 +261,9 @@ def test_a_huge_page_token_is_capped_in_the_error_line(users_only, servers, tmp_
 # 4. A key pasted with a newline, and keys no header can carry -------------------------
 
 
-def test_a_key_with_a_trailing_newline_is_stripped(upstream, users_only, tmp_path):
+def test_a_key_with_a_trailing_newline_is_stripped(
+    upstream: Emulator, users_only: dict[str, Any], tmp_path: Path
+) -> None:
     run = sync(tmp_path, config_for(upstream.base_url, api_key=f"{API_KEY}\n"), users_only)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.ids("users") == upstream.ids("users")
@@ -247,7 +272,9 @@ def test_a_key_with_a_trailing_newline_is_stripped(upstream, users_only, tmp_pat
 
 
 @pytest.mark.parametrize("bad", ["\x01", "\r\nX-Injected: 1", "é", "\u2028", " "])
-def test_a_key_no_header_can_carry_is_refused_in_one_masked_line(users_only, tmp_path, bad):
+def test_a_key_no_header_can_carry_is_refused_in_one_masked_line(
+    users_only: dict[str, Any], tmp_path: Path, bad: str
+) -> None:
     key = f"{API_KEY[:10]}{bad}{API_KEY[10:]}"
     run = sync(tmp_path, config_for("http://127.0.0.1:9/api/1.0", api_key=key), users_only)
     assert_one_line_failure(run, "api_key holds characters no HTTP header may carry")
@@ -259,8 +286,8 @@ def test_a_key_no_header_can_carry_is_refused_in_one_masked_line(users_only, tmp
 
 
 def test_a_base_url_with_a_backslash_before_an_at_is_refused(
-    upstream, users_only, servers, tmp_path
-):
+    upstream: Emulator, users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     approved = servers.add(HostileServer(upstream=origin(upstream)))
     other = servers.add(HostileServer("127.0.0.2", upstream=origin(upstream)))
     base_url = f"http://127.0.0.2:{other.port}\\@127.0.0.1:{approved.port}/api/1.0"
@@ -279,8 +306,8 @@ def test_a_base_url_with_a_backslash_before_an_at_is_refused(
     ],
 )
 def test_a_base_url_with_credentials_is_refused_without_printing_them(
-    users_only, tmp_path, base_url
-):
+    users_only: dict[str, Any], tmp_path: Path, base_url: str
+) -> None:
     run = sync(tmp_path, config_for(base_url), users_only)
     assert_one_line_failure(run, "base_url", "user name or password")
     assert "s3cret-pass" not in run.stderr + run.stdout
@@ -289,12 +316,14 @@ def test_a_base_url_with_credentials_is_refused_without_printing_them(
 @pytest.mark.parametrize(
     "base_url", ["http://127.0.0.2:9/api/1.0", "http://[::1]:9/api/1.0", "http://localhost:9/x"]
 )
-def test_plain_http_to_any_loopback_address_is_allowed(users_only, tmp_path, base_url):
+def test_plain_http_to_any_loopback_address_is_allowed(
+    users_only: dict[str, Any], tmp_path: Path, base_url: str
+) -> None:
     run = sync(tmp_path, config_for(base_url, max_retries=0), users_only)
     assert_one_line_failure(run, "giving up")  # it tried: nothing listens there
 
 
-def test_plain_http_to_a_remote_host_is_refused(users_only, tmp_path):
+def test_plain_http_to_a_remote_host_is_refused(users_only: dict[str, Any], tmp_path: Path) -> None:
     run = sync(tmp_path, config_for("http://api.rocketlane.com/api/1.0"), users_only)
     assert_one_line_failure(run, "plain http to a remote host")
 
@@ -304,8 +333,14 @@ def test_plain_http_to_a_remote_host_is_refused(users_only, tmp_path):
 
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"])
 def test_a_custom_ca_bundle_from_the_environment_is_used(
-    upstream, users_only, servers, tmp_path, ca, ca_file, variable
-):
+    upstream: Emulator,
+    users_only: dict[str, Any],
+    servers: Servers,
+    tmp_path: Path,
+    ca: trustme.CA,
+    ca_file: str,
+    variable: str,
+) -> None:
     home = servers.add(HostileServer(upstream=origin(upstream), tls=ca.issue_cert("127.0.0.1")))
     env = {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "", "SSL_CERT_FILE": "", variable: ca_file}
     run = sync(tmp_path, config_for(home.base_url), users_only, env=env)
@@ -314,8 +349,8 @@ def test_a_custom_ca_bundle_from_the_environment_is_used(
 
 
 def test_a_certificate_that_does_not_verify_is_one_line_and_not_retried(
-    upstream, users_only, servers, tmp_path, ca
-):
+    upstream: Emulator, users_only: dict[str, Any], servers: Servers, tmp_path: Path, ca: trustme.CA
+) -> None:
     home = servers.add(HostileServer(upstream=origin(upstream), tls=ca.issue_cert("127.0.0.1")))
     env = {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "", "SSL_CERT_FILE": ""}
     run = sync(tmp_path, config_for(home.base_url, max_retries=3), users_only, env=env)
@@ -327,7 +362,9 @@ def test_a_certificate_that_does_not_verify_is_one_line_and_not_retried(
 # Deadlines and caps (issue 28): a slow or huge answer ends in one line ------------------
 
 
-def test_a_body_that_trickles_is_cut_at_the_request_timeout(users_only, servers, tmp_path):
+def test_a_body_that_trickles_is_cut_at_the_request_timeout(
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     def trickle(h: Handler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
@@ -347,7 +384,9 @@ def test_a_body_that_trickles_is_cut_at_the_request_timeout(users_only, servers,
     assert took < 60  # two attempts of 2 s, not 1,000 half-seconds each
 
 
-def test_headers_that_trickle_are_cut_at_the_request_timeout(users_only, servers, tmp_path):
+def test_headers_that_trickle_are_cut_at_the_request_timeout(
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     def trickle(h: Handler) -> None:
         h.wfile.write(b"HTTP/1.1 200 OK\r\n")
         for n in range(1000):
@@ -360,7 +399,9 @@ def test_headers_that_trickle_are_cut_at_the_request_timeout(users_only, servers
     assert_one_line_failure(run, "users: giving up after 1 attempts", "within 2s")
 
 
-def test_a_gzip_bomb_stops_at_the_size_cap(users_only, servers, tmp_path):
+def test_a_gzip_bomb_stops_at_the_size_cap(
+    users_only: dict[str, Any], servers: Servers, tmp_path: Path
+) -> None:
     bomb = gzip.compress(b'{"data": [' + b" " * (32 * 2**20) + b"]}", compresslevel=9)
 
     def behave(h: Handler) -> None:

@@ -11,12 +11,17 @@ import random
 import re
 from collections import Counter
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import API_KEY, discover, run_tap, select, tap_config
+from conftest import API_KEY, TapRun, discover, run_tap, select, tap_config
 
 from rocketlane_emulator import Emulator, Faults, Scale
 from tap_pm.projects import choose_revisits
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 HOUR = 3600
 # Unchanged projects re-read per sync at least (the README's project_revisit_hours: "at least
@@ -25,13 +30,13 @@ DOCUMENTED_MIN_REVISITS = 20
 
 
 # ------------------------------------------------------------------- the schedule itself
-def test_exact_mode_and_rare_syncs_read_every_project():
+def test_exact_mode_and_rare_syncs_read_every_project() -> None:
     last = dict.fromkeys(range(100), 0.0)
     assert choose_revisits(last, now=HOUR, since_last_sync=HOUR, hours=0) == sorted(last)
     assert choose_revisits(last, now=HOUR, since_last_sync=12 * HOUR, hours=24) == sorted(last)
 
 
-def test_each_sync_reads_its_share_longest_unread_first():
+def test_each_sync_reads_its_share_longest_unread_first() -> None:
     last = {p: float(p) for p in range(230)}  # project 0 unread the longest
     chosen = choose_revisits(last, now=HOUR, since_last_sync=HOUR, hours=24)
     assert chosen == list(
@@ -41,7 +46,7 @@ def test_each_sync_reads_its_share_longest_unread_first():
     assert len(choose_revisits(many, now=HOUR, since_last_sync=HOUR, hours=24)) == 131
 
 
-def test_a_small_workspace_re_reads_every_project_every_sync():
+def test_a_small_workspace_re_reads_every_project_every_sync() -> None:
     small = {p: float(p) for p in range(DOCUMENTED_MIN_REVISITS)}
     assert choose_revisits(small, now=HOUR, since_last_sync=HOUR, hours=24) == sorted(small)
     one_more = {p: float(p) for p in range(DOCUMENTED_MIN_REVISITS + 1)}
@@ -49,7 +54,7 @@ def test_a_small_workspace_re_reads_every_project_every_sync():
     assert chosen == list(range(DOCUMENTED_MIN_REVISITS))
 
 
-def test_projects_overdue_by_the_next_sync_are_all_read():
+def test_projects_overdue_by_the_next_sync_are_all_read() -> None:
     last = {p: (0.0 if p < 50 else 20 * HOUR) for p in range(1000)}
     chosen = choose_revisits(last, now=23.5 * HOUR, since_last_sync=HOUR, hours=24)
     # 23.5 h unread, 24.5 h by the next sync: all 50, more than the share (ceil(1000 / 23)).
@@ -64,7 +69,7 @@ def test_projects_overdue_by_the_next_sync_are_all_read():
     assert chosen == list(range(50))
 
 
-def test_longest_unread_first_whatever_the_ids():
+def test_longest_unread_first_whatever_the_ids() -> None:
     last = {p: float(1000 - p) for p in range(100)}  # the highest id unread the longest
     chosen = choose_revisits(last, now=HOUR, since_last_sync=HOUR, hours=24)
     assert chosen == list(range(99, 79, -1))
@@ -82,7 +87,7 @@ def test_longest_unread_first_whatever_the_ids():
         (0.1, 0.9 / HOUR, False),  # a window under a second is still a window
     ],
 )
-def test_when_every_project_is_read(since_last_sync, hours, everything):
+def test_when_every_project_is_read(since_last_sync: float, hours: float, everything: bool) -> None:
     last = dict.fromkeys(range(100), 0.0)
     chosen = choose_revisits(last, now=0.0, since_last_sync=since_last_sync, hours=hours)
     assert (chosen == list(range(100))) is everything
@@ -91,13 +96,13 @@ def test_when_every_project_is_read(since_last_sync, hours, everything):
 
 
 # ------------------------------------------------------------------------ end to end
-def phases_read(emu: Emulator) -> Counter:
+def phases_read(emu: Emulator) -> Counter[int]:
     """Projects whose phases were requested, since the log was reset."""
     return Counter(int(e.params["projectId"]) for e in emu.request_log if e.resource == "phases")
 
 
 @pytest.fixture
-def workspace():
+def workspace() -> Iterator[Emulator]:
     """120 small projects: enough for the share of a sync to be more than the minimum."""
     scale = Scale(
         users=6, projects=120, tasks=120, time_entries=20, time_offs=4, phases_per_project=2,
@@ -107,7 +112,7 @@ def workspace():
         yield emu
 
 
-def test_every_changed_child_arrives_within_the_bound(workspace, tmp_path):
+def test_every_changed_child_arrives_within_the_bound(workspace: Emulator, tmp_path: Path) -> None:
     emu, bound_hours, rng = workspace, 4, random.Random(7)
     config = tap_config(emu, project_revisit_hours=bound_hours)
     catalog = select(discover(tmp_path, config), ("projects", "phases"))
@@ -141,7 +146,7 @@ def test_every_changed_child_arrives_within_the_bound(workspace, tmp_path):
     assert 40 <= min(visits) <= max(visits) <= 45, visits
 
 
-def test_exact_mode_and_changed_projects(workspace, tmp_path):
+def test_exact_mode_and_changed_projects(workspace: Emulator, tmp_path: Path) -> None:
     emu = workspace
     catalog = select(discover(tmp_path, tap_config(emu)), ("projects", "phases"))
     first = run_tap(tmp_path, tap_config(emu), catalog=catalog)
@@ -170,8 +175,8 @@ def test_exact_mode_and_changed_projects(workspace, tmp_path):
 
 
 def test_a_project_not_read_keeps_its_rows_and_deletions_follow_within_the_bound(
-    workspace, tmp_path
-):
+    workspace: Emulator, tmp_path: Path
+) -> None:
     from test_deletions import Warehouse  # noqa: PLC0415 - the model target
 
     emu, warehouse = workspace, Warehouse()
@@ -215,7 +220,7 @@ def progress_lines(stderr: str) -> list[tuple[datetime, str, str]]:
     return lines
 
 
-def test_progress_is_logged_at_most_once_an_interval_and_at_the_end(tmp_path):
+def test_progress_is_logged_at_most_once_an_interval_and_at_the_end(tmp_path: Path) -> None:
     faults = Faults(latency_s=0.05)
     with Emulator(seed=1, scale=Scale.default(), api_key=API_KEY, faults=faults) as emu:
         config = tap_config(emu, progress_interval_seconds=1, max_requests_per_minute=600)
@@ -244,7 +249,9 @@ def test_progress_is_logged_at_most_once_an_interval_and_at_the_end(tmp_path):
         assert "to go, about" in second.stderr
 
 
-def test_state_goes_out_at_each_stream_end_not_after_every_project(full_sync, shared_emulator):
+def test_state_goes_out_at_each_stream_end_not_after_every_project(
+    full_sync: TapRun, shared_emulator: Emulator
+) -> None:
     # The SDK would send the whole state after each of the 3 * 12 project partitions.
     states = [m for m in full_sync.messages if m["type"] == "STATE"]
     assert len(states) <= 2 * 9 + 1

@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from conftest import TapRun
+
 
 CHECK = "--check-live"
 HEADER = re.compile(r"^== (\S+): (\d+) record\(s\)", re.MULTILINE)
 
 
-def check(tmp_path: Path, config: dict, **kwargs: Any):
+def check(tmp_path: Path, config: dict[str, Any], **kwargs: Any) -> TapRun:
     run = run_tap(tmp_path, config, CHECK, **kwargs)
     assert not run.messages, "the live check sent Singer messages"
     return run
@@ -38,14 +40,19 @@ def row(stdout: str, stream: str, path: str) -> str:
     return line
 
 
-def failure_line(run) -> str:
+def failure_line(run: TapRun) -> str:
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
     return line
 
 
-def drift(emu: Emulator, resource: str, change: Callable[[dict], None], project: int | None = None):
+def drift(
+    emu: Emulator,
+    resource: str,
+    change: Callable[[dict[str, Any]], None],
+    project: int | None = None,
+) -> None:
     """Change a record the first page lists (the lowest id; of `project`, if given) in place.
 
     The emulator serves shallow copies of its records, so this is what the API sends next.
@@ -58,7 +65,9 @@ def drift(emu: Emulator, resource: str, change: Callable[[dict], None], project:
 
 
 # ---------------------------------------------------------------------------- clean
-def test_a_clean_workspace_fits_and_every_selected_stream_is_shown(emulator, tmp_path):
+def test_a_clean_workspace_fits_and_every_selected_stream_is_shown(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     emulator.reset_log()
     run = check(tmp_path, tap_config(emulator))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -87,7 +96,7 @@ def test_a_clean_workspace_fits_and_every_selected_stream_is_shown(emulator, tmp
             assert entry.params["projectId"] == str(first_project)
 
 
-def _of_project(emu: Emulator, stream: str, project: int) -> list[dict]:
+def _of_project(emu: Emulator, stream: str, project: int) -> list[dict[str, Any]]:
     if stream == "space-documents":
         spaces = {s["spaceId"] for s in emu.truth("spaces") if s["project"]["projectId"] == project}
         return [d for d in emu.truth(stream) if d["space"]["spaceId"] in spaces]
@@ -95,10 +104,10 @@ def _of_project(emu: Emulator, stream: str, project: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- drift
-def test_drifted_values_are_named_and_the_check_fails(emulator, tmp_path):
+def test_drifted_values_are_named_and_the_check_fails(emulator: Emulator, tmp_path: Path) -> None:
     first_project = min(emulator.ids("projects"))
 
-    def tasks(record: dict) -> None:
+    def tasks(record: dict[str, Any]) -> None:
         record["effortInMinutes"] = 37.5  # a decimal where the schema says integer
         record["status"] = {**(record["status"] or {}), "value": "2"}  # nested: a string
 
@@ -135,7 +144,7 @@ def test_drifted_values_are_named_and_the_check_fails(emulator, tmp_path):
     assert run.stdout.count("DOES NOT FIT") == len(misfits)
 
 
-def test_the_emulators_drift_option_is_reported_field_by_field(tmp_path):
+def test_the_emulators_drift_option_is_reported_field_by_field(tmp_path: Path) -> None:
     """`Emulator(drift=True)` (`--drift`): every drifted field is named; the check fails."""
     with Emulator(
         seed=1, scale=Scale.default(), api_key=API_KEY, faults=Faults(), drift=True
@@ -152,7 +161,7 @@ def test_the_emulators_drift_option_is_reported_field_by_field(tmp_path):
                 assert named in line, named
 
 
-def test_only_undeclared_properties_still_pass(emulator, tmp_path):
+def test_only_undeclared_properties_still_pass(emulator: Emulator, tmp_path: Path) -> None:
     drift(emulator, "users", lambda r: r.update(favouriteColour="teal"))
     run = check(tmp_path, tap_config(emulator))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -161,7 +170,9 @@ def test_only_undeclared_properties_still_pass(emulator, tmp_path):
 
 
 # ------------------------------------------------------------------ selection, errors
-def test_the_catalog_chooses_the_streams_opt_in_ones_too(emulator, tmp_path):
+def test_the_catalog_chooses_the_streams_opt_in_ones_too(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(emulator)
     chosen = ("phases", "invoice-lines", "comments", "resource-allocations")
     catalog = select(discover(tmp_path, config), chosen)
@@ -179,7 +190,7 @@ def test_the_catalog_chooses_the_streams_opt_in_ones_too(emulator, tmp_path):
     assert all(count > 0 for count in tables(run.stdout).values())
 
 
-def test_a_wrong_key_fails_with_one_line(emulator, tmp_path):
+def test_a_wrong_key_fails_with_one_line(emulator: Emulator, tmp_path: Path) -> None:
     wrong = "rl-wrong-key-0b1c2d3e4f"
     run = check(tmp_path, tap_config(emulator, api_key=wrong))
     line = failure_line(run)
@@ -188,7 +199,7 @@ def test_a_wrong_key_fails_with_one_line(emulator, tmp_path):
     assert API_KEY not in run.stdout + run.stderr
 
 
-def test_project_ids_choose_the_project_read(emulator, tmp_path):
+def test_project_ids_choose_the_project_read(emulator: Emulator, tmp_path: Path) -> None:
     wanted = sorted(emulator.ids("projects"))[1]  # not the first listed
     emulator.reset_log()
     run = check(tmp_path, tap_config(emulator, project_ids=[wanted]))
@@ -202,15 +213,15 @@ def test_project_ids_choose_the_project_read(emulator, tmp_path):
     assert params["time-entries"]["projectId.eq"] == str(wanted)
 
 
-def test_an_unreachable_api_fails_with_one_line(tmp_path):
+def test_an_unreachable_api_fails_with_one_line(tmp_path: Path) -> None:
     line = failure_line(check(tmp_path, UNREACHABLE_CONFIG))
     assert "giving up after 2 attempts" in line
     assert "ConnectionError" in line
 
 
 # ----------------------------------------------------------------------- the profile
-def test_the_profile_follows_jsonschema_formats_included():
-    schema = {
+def test_the_profile_follows_jsonschema_formats_included() -> None:
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "integer"},

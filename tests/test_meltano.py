@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -40,6 +40,9 @@ from conftest import (
 )
 
 from rocketlane_emulator import ID_KEYS, RESOURCES, Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator, Mapping
 
 ROOT = Path(__file__).parents[1]
 TOOLS = ROOT / ".tools" / "meltano" / "bin"
@@ -83,8 +86,17 @@ class Meltano:
         assert proc.returncode == 0, f"meltano {' '.join(args)} failed:\n{proc.stderr[-6000:]}"
         return proc.stdout
 
-    def run(self, tap: str, target: str, emu: Emulator, *, succeed: bool = True, **env: str) -> str:
+    def run(self, tap: str, target: str, emu: Emulator, **env: str) -> str:
         """`meltano run TAP TARGET` against the emulator; settings come from the environment."""
+        return self._run(tap, target, emu, env, succeed=True)
+
+    def run_failing(self, tap: str, target: str, emu: Emulator, **env: str) -> str:
+        """`run` that must fail (a `succeed` flag next to `**env: str` would type as a str)."""
+        return self._run(tap, target, emu, env, succeed=False)
+
+    def _run(
+        self, tap: str, target: str, emu: Emulator, env: Mapping[str, str], *, succeed: bool
+    ) -> str:
         emulator_env = {
             "TAP_PM_API_KEY": API_KEY,
             "TAP_PM_BASE_URL": emu.base_url,
@@ -93,8 +105,9 @@ class Meltano:
         }
         return self("run", tap, target, env={**emulator_env, **env}, succeed=succeed)
 
-    def state(self, state_id: str) -> dict:
-        return json.loads(self("state", "get", state_id))["singer_state"]
+    def state(self, state_id: str) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(self("state", "get", state_id))["singer_state"]
+        return state
 
 
 def clean_env() -> dict[str, str]:
@@ -128,7 +141,7 @@ def copy_demo_project(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def meltano(tmp_path_factory) -> Meltano:
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
     """A copy of the project with the plugins the tests use installed (once per session)."""
     assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
     root = copy_project(tmp_path_factory.mktemp("meltano") / "tap-pm")
@@ -149,9 +162,9 @@ def to_ms(value: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def touch_one_per_stream(emu: Emulator) -> dict[str, dict]:
+def touch_one_per_stream(emu: Emulator) -> dict[str, dict[int, dict[str, Any]]]:
     """Edit one record of every stream; a child's project stays unchanged, so only it tells."""
-    changed: dict[str, dict] = {}
+    changed: dict[str, dict[int, dict[str, Any]]] = {}
     for stream in STREAMS:
         key = ID_KEYS[stream]
         records = sorted(emu.truth(stream), key=lambda r: r[key])
@@ -163,7 +176,7 @@ def touch_one_per_stream(emu: Emulator) -> dict[str, dict]:
     return changed
 
 
-def at_bookmark(state: dict, stream: str, emu: Emulator) -> set[int]:
+def at_bookmark(state: dict[str, Any], stream: str, emu: Emulator) -> set[int]:
     """Ids of records in a bookmark's look-back window: these may come again (`>=`)."""
     mark = to_ms(state["bookmarks"][stream]["replication_key_value"])
     key = ID_KEYS[stream]
@@ -171,7 +184,10 @@ def at_bookmark(state: dict, stream: str, emu: Emulator) -> set[int]:
 
 
 def assert_second_run_is_incremental(
-    emitted: dict[str, set[int]], changed: dict[str, dict], state: dict, emu: Emulator
+    emitted: dict[str, set[int]],
+    changed: dict[str, dict[int, dict[str, Any]]],
+    state: dict[str, Any],
+    emu: Emulator,
 ) -> None:
     """The second run brought each change; beyond it only what `>=` and the look-back allow,
     except for the lists read in full every sync to find deletions."""
@@ -184,7 +200,9 @@ def assert_second_run_is_incremental(
         assert emitted[stream] == emu.ids(stream), stream
 
 
-def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict]) -> None:
+def assert_bookmarks_advanced(
+    before: dict[str, Any], after: dict[str, Any], changed: dict[str, dict[int, dict[str, Any]]]
+) -> None:
     for stream in ("projects", "tasks", "time-entries", "users", "fields"):
         new = changed[stream][next(iter(changed[stream]))]["updatedAt"]
         value = after["bookmarks"][stream]["replication_key_value"]
@@ -197,13 +215,13 @@ def assert_bookmarks_advanced(before: dict, after: dict, changed: dict[str, dict
 class Warehouse:
     """What a SQL loader left behind: rows as dicts (lower-case keys) and column types."""
 
-    tables: dict[str, list[dict]]
+    tables: dict[str, list[dict[str, Any]]]
     types: dict[tuple[str, str], str]  # (table, lower-case column) -> type
 
-    def ids(self, table: str) -> Counter:
+    def ids(self, table: str) -> Counter[int]:
         return Counter(row["id"] for row in self.tables[table])
 
-    def by_id(self, table: str) -> dict[int, dict]:
+    def by_id(self, table: str) -> dict[int, dict[str, Any]]:
         return {row["id"]: row for row in self.tables[table]}
 
 
@@ -299,10 +317,11 @@ class Postgres:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def _run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
+def _run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, capture_output=True, text=True, timeout=120, check=False, **kwargs
     )
@@ -356,7 +375,7 @@ def _major_version(initdb: Path) -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres():
+def postgres() -> Iterator[Postgres]:
     """`.ci/run`'s server (TAP_PM_TEST_PG_*), else a throwaway one started here.
 
     Skips only outside CI when no server can be started; in CI that is a failure.
@@ -394,15 +413,17 @@ def postgres():
 
 
 # ---------------------------------------------------------------------------- tests
-def read_jsonl(directory: Path) -> dict[str, list[dict]]:
-    files: dict[str, list[dict]] = {}
+def read_jsonl(directory: Path) -> dict[str, list[dict[str, Any]]]:
+    files: dict[str, list[dict[str, Any]]] = {}
     for path in directory.glob("*.jsonl"):
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         files.setdefault(path.name.rsplit("-", 1)[0], []).extend(rows)
     return files
 
 
-def test_meltano_run_into_jsonl_then_only_the_changes(meltano, emulator, tmp_path):
+def test_meltano_run_into_jsonl_then_only_the_changes(
+    meltano: Meltano, emulator: Emulator, tmp_path: Path
+) -> None:
     meltano.run(
         "tap-pm", "target-jsonl", emulator, TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "1")
     )
@@ -429,7 +450,9 @@ def test_meltano_run_into_jsonl_then_only_the_changes(meltano, emulator, tmp_pat
     assert_bookmarks_advanced(state, meltano.state("dev:tap-pm-to-target-jsonl"), changed)
 
 
-def check_warehouse(warehouse: Warehouse, emu: Emulator, timestamp: set[str], nested: set[str]):
+def check_warehouse(
+    warehouse: Warehouse, emu: Emulator, timestamp: set[str], nested: set[str]
+) -> None:
     """Every stream's table, one row per id as in the truth, timestamps and JSON typed."""
     assert set(warehouse.tables) == set(TABLES.values())
     for stream, table in TABLES.items():
@@ -462,7 +485,9 @@ def reloaded(before: Warehouse, after: Warehouse) -> dict[str, set[int]]:
     return out
 
 
-def check_changes_landed(warehouse: Warehouse, changed: dict[str, dict]) -> None:
+def check_changes_landed(
+    warehouse: Warehouse, changed: dict[str, dict[int, dict[str, Any]]]
+) -> None:
     for stream, records in changed.items():
         [(rid, record)] = records.items()
         row = warehouse.by_id(TABLES[stream])[rid]
@@ -470,7 +495,9 @@ def check_changes_landed(warehouse: Warehouse, changed: dict[str, dict]) -> None
         assert row[touch_field.lower()] == record[touch_field], stream
 
 
-def test_meltano_run_into_duckdb_twice_keeps_one_row_per_id(meltano, emulator, tmp_path):
+def test_meltano_run_into_duckdb_twice_keeps_one_row_per_id(
+    meltano: Meltano, emulator: Emulator, tmp_path: Path
+) -> None:
     env = {
         "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"),
         "TARGET_DUCKDB_ADD_METADATA_COLUMNS": "true",  # _sdc_batched_at shows what reloaded
@@ -489,7 +516,9 @@ def test_meltano_run_into_duckdb_twice_keeps_one_row_per_id(meltano, emulator, t
     assert_bookmarks_advanced(state, meltano.state("dev:tap-pm-to-target-duckdb"), changed)
 
 
-def test_meltano_run_into_postgres_twice_keeps_one_row_per_id(meltano, emulator, postgres):
+def test_meltano_run_into_postgres_twice_keeps_one_row_per_id(
+    meltano: Meltano, emulator: Emulator, postgres: Postgres
+) -> None:
     env = postgres.loader_env(postgres.new_database("tap_pm_test"))
     database = env["TARGET_POSTGRES_DATABASE"]
     meltano.run("tap-pm", "target-postgres", emulator, **env)
@@ -514,7 +543,9 @@ def test_meltano_run_into_postgres_twice_keeps_one_row_per_id(meltano, emulator,
         assert all(row["_sdc_deleted_at"] is None for row in rows), table
 
 
-def test_one_tap_per_workspace_through_plugin_inheritance(meltano, shared_emulator, tmp_path):
+def test_one_tap_per_workspace_through_plugin_inheritance(
+    meltano: Meltano, shared_emulator: Emulator, tmp_path: Path
+) -> None:
     meltano.run(
         "tap-pm--acme",
         "target-duckdb",
@@ -537,7 +568,9 @@ def test_one_tap_per_workspace_through_plugin_inheritance(meltano, shared_emulat
     assert "dev:tap-pm--acme-to-target-duckdb" in states
 
 
-def test_hub_definition_adds_the_extractor_to_a_new_project(meltano, tmp_path):
+def test_hub_definition_adds_the_extractor_to_a_new_project(
+    meltano: Meltano, tmp_path: Path
+) -> None:
     env = clean_env()
     init = Meltano(tmp_path, env)
     init("init", "--no_usage_stats", "fresh")
@@ -560,7 +593,9 @@ def test_hub_definition_adds_the_extractor_to_a_new_project(meltano, tmp_path):
         ("target-duckdb", "token"),
     ],
 )
-def test_loader_secrets_come_from_the_environment_and_redacted(meltano, loader, secret_setting):
+def test_loader_secrets_come_from_the_environment_and_redacted(
+    meltano: Meltano, loader: str, secret_setting: str
+) -> None:
     prefix = loader.upper().replace("-", "_")
     secret = "s3cr3t-from-env-" + loader
     printed = meltano("config", "print", loader, env={f"{prefix}_{secret_setting.upper()}": secret})
@@ -598,11 +633,11 @@ def delete_as_in_the_issue(emu: Emulator, added_tasks: list[int]) -> dict[str, s
 def check_deletions(
     warehouse: Warehouse,
     emu: Emulator,
-    streams,
-    gone,
+    streams: Collection[str],
+    gone: Mapping[str, set[int]],
     *,
     hard: bool,
-    tombstones_kept=False,
+    tombstones_kept: bool = False,
     start_date: str | None = None,
 ) -> None:
     """`streams` equal the emulator (its records in `start_date`'s scope); in every table, no
@@ -631,7 +666,9 @@ START_DATE = "2024-01-01T00:00:00Z"
 
 
 @pytest.mark.parametrize("hard", [True, False], ids=["hard-delete", "soft-delete"])
-def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
+def test_deletions_reach_postgres(
+    meltano: Meltano, emulator: Emulator, postgres: Postgres, hard: bool
+) -> None:
     database = postgres.new_database("tap_pm_deletions")
     env = {
         **postgres.loader_env(database),
@@ -660,8 +697,8 @@ def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
     emulator.hooks.append(
         lambda resource, _: setattr(emulator.faults, "error_rate", float(resource == "time-offs"))
     )
-    meltano.run(
-        "tap-pm", "target-postgres", emulator, succeed=False,
+    meltano.run_failing(
+        "tap-pm", "target-postgres", emulator,
         TAP_PM_RECONCILE="true", TAP_PM_MAX_RETRIES="0", **env,
     )  # fmt: skip
     emulator.hooks.clear()
@@ -678,7 +715,9 @@ def test_deletions_reach_postgres(meltano, emulator, postgres, hard):
 
 
 # ------------------------------------------------------------------------ opt-in streams
-def test_opt_in_streams_load_into_duckdb_and_postgres(meltano, shared_emulator, postgres, tmp_path):
+def test_opt_in_streams_load_into_duckdb_and_postgres(
+    meltano: Meltano, shared_emulator: Emulator, postgres: Postgres, tmp_path: Path
+) -> None:
     """Selected through Meltano (`TAP_PM__SELECT`, so the shared project is left as it is), the
     opt-in streams load into their own tables, aliased where hyphenated, one row per id."""
     env = {

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
@@ -35,16 +35,21 @@ from rocketlane_emulator import OPT_IN_ID_KEYS, Emulator, Faults, Scale, generat
 from rocketlane_emulator.data import END_MS, START_MS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from conftest import TapRun
 
     from rocketlane_emulator import RequestLogEntry
+
+    #: The `http` fixture: GET a path of the shared emulator with query parameters.
+    Get = Callable[..., requests.Response]
 
 ROOT = Path(__file__).parents[1]
 # Lists read once per invoice; the rest once per sync (comments once per source type).
 PER_INVOICE = ("invoice-lines", "invoice-payments")
 
 
-def requests_per_resource(emu: Emulator) -> Counter:
+def requests_per_resource(emu: Emulator) -> Counter[str | None]:
     return Counter(entry.resource for entry in emu.request_log)
 
 
@@ -53,7 +58,9 @@ def pages(count: int, page_size: int = 100) -> int:
     return max(1, math.ceil(count / page_size))
 
 
-def sync_opt_in(tmp_path: Path, emu: Emulator, state: dict | None = None, **settings) -> TapRun:
+def sync_opt_in(
+    tmp_path: Path, emu: Emulator, state: dict[str, Any] | None = None, **settings: Any
+) -> TapRun:
     config = tap_config(emu, **settings)
     catalog = select(discover(tmp_path, config), OPT_IN)
     run = run_tap(tmp_path, config, catalog=catalog, state=state)
@@ -62,7 +69,9 @@ def sync_opt_in(tmp_path: Path, emu: Emulator, state: dict | None = None, **sett
 
 
 @pytest.fixture(scope="module")
-def opt_in_sync(shared_emulator, tmp_path_factory) -> tuple[TapRun, list[RequestLogEntry]]:
+def opt_in_sync(
+    shared_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[TapRun, list[RequestLogEntry]]:
     """One sync of every opt-in stream (and nothing else) from the shared emulator, and the
     requests it made."""
     before = len(shared_emulator.request_log)
@@ -71,7 +80,7 @@ def opt_in_sync(shared_emulator, tmp_path_factory) -> tuple[TapRun, list[Request
 
 
 # ------------------------------------------------------------------ the default stays
-def test_discover_lists_them_deselected(shared_emulator, tmp_path):
+def test_discover_lists_them_deselected(shared_emulator: Emulator, tmp_path: Path) -> None:
     catalog = discover(tmp_path, tap_config(shared_emulator))
     entries = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
     assert set(entries) == {*STREAMS, *OPT_IN}
@@ -86,7 +95,7 @@ def test_discover_lists_them_deselected(shared_emulator, tmp_path):
         assert "replication_key" not in entries[stream], stream  # full table: no updatedAt filter
 
 
-def test_a_default_sync_is_the_nine_at_the_same_cost(emulator, tmp_path):
+def test_a_default_sync_is_the_nine_at_the_same_cost(emulator: Emulator, tmp_path: Path) -> None:
     run = run_tap(tmp_path, tap_config(emulator))
     assert run.returncode == 0, run.stderr[-3000:]
     assert set(run.record_counts()) == set(STREAMS)
@@ -100,7 +109,9 @@ def test_a_default_sync_is_the_nine_at_the_same_cost(emulator, tmp_path):
 
 
 # ------------------------------------------------------------------------ a full sync
-def test_every_record_of_every_opt_in_stream_once(opt_in_sync, shared_emulator):
+def test_every_record_of_every_opt_in_stream_once(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]], shared_emulator: Emulator
+) -> None:
     run, _ = opt_in_sync
     assert set(run.record_counts()) == set(OPT_IN)
     for stream in OPT_IN:
@@ -110,7 +121,9 @@ def test_every_record_of_every_opt_in_stream_once(opt_in_sync, shared_emulator):
         assert len(expected) > 3, stream
 
 
-def test_records_are_valid_against_their_schemas(opt_in_sync):
+def test_records_are_valid_against_their_schemas(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]],
+) -> None:
     run, _ = opt_in_sync
     schemas = run.schemas()
     checker = jsonschema.Draft7Validator.FORMAT_CHECKER
@@ -125,7 +138,9 @@ def test_records_are_valid_against_their_schemas(opt_in_sync):
             assert set(record) <= set(message["schema"]["properties"]), stream
 
 
-def test_timestamps_become_rfc3339_down_to_attachments(opt_in_sync, shared_emulator):
+def test_timestamps_become_rfc3339_down_to_attachments(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]], shared_emulator: Emulator
+) -> None:
     run, _ = opt_in_sync
     for stream in ("invoices", "comments"):
         truth = {r[OPT_IN_ID_KEYS[stream]]: r for r in shared_emulator.truth(stream)}
@@ -142,7 +157,9 @@ def to_ms(value: str) -> int:
     return round(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def test_records_name_their_invoice_and_project(opt_in_sync, shared_emulator):
+def test_records_name_their_invoice_and_project(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]], shared_emulator: Emulator
+) -> None:
     run, _ = opt_in_sync
     for stream in PER_INVOICE:
         truth = {r[OPT_IN_ID_KEYS[stream]]: r for r in shared_emulator.truth(stream)}
@@ -163,7 +180,9 @@ def test_records_name_their_invoice_and_project(opt_in_sync, shared_emulator):
     assert all(r.get("member") or r.get("placeholder") for r in run.records("resource-allocations"))
 
 
-def test_requests_two_per_invoice_and_one_per_page(opt_in_sync, shared_emulator):
+def test_requests_two_per_invoice_and_one_per_page(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]], shared_emulator: Emulator
+) -> None:
     run, log = opt_in_sync
     sent = Counter(entry.resource for entry in log)
     invoices = shared_emulator.ids("invoices")
@@ -186,7 +205,9 @@ def test_requests_two_per_invoice_and_one_per_page(opt_in_sync, shared_emulator)
     assert len(run.final_state["bookmarks"]["invoice-lines"]["partitions"]) == len(invoices)
 
 
-def test_the_lists_get_the_parameters_the_spec_asks_for(opt_in_sync, shared_emulator):
+def test_the_lists_get_the_parameters_the_spec_asks_for(
+    opt_in_sync: tuple[TapRun, list[RequestLogEntry]], shared_emulator: Emulator
+) -> None:
     _, log = opt_in_sync
     firsts = [e for e in log if "pageToken" not in e.params]
     windows = {
@@ -205,7 +226,7 @@ def test_the_lists_get_the_parameters_the_spec_asks_for(opt_in_sync, shared_emul
 
 
 # ------------------------------------------------------------------------- deletions
-def test_each_sync_lists_in_full_and_carries_deletions(emulator, tmp_path):
+def test_each_sync_lists_in_full_and_carries_deletions(emulator: Emulator, tmp_path: Path) -> None:
     warehouse = Warehouse()
     first = sync_opt_in(tmp_path, emulator)
     assert set(activations(first)) == set(OPT_IN)
@@ -248,10 +269,10 @@ def test_each_sync_lists_in_full_and_carries_deletions(emulator, tmp_path):
         assert {p["version"] for p in partitions} == {activations(second)[stream]}, stream
 
 
-def test_an_invoice_deleted_mid_sync_is_skipped(emulator, tmp_path):
+def test_an_invoice_deleted_mid_sync_is_skipped(emulator: Emulator, tmp_path: Path) -> None:
     victim = max(emulator.ids("invoices"))  # its lines are read last
 
-    def delete_at_the_first_lines(resource, _params):
+    def delete_at_the_first_lines(resource: str | None, _params: dict[str, str]) -> None:
         if resource == "invoice-lines" and victim in emulator.ids("invoices"):
             emulator.delete("invoices", victim)
 
@@ -271,7 +292,9 @@ def test_an_invoice_deleted_mid_sync_is_skipped(emulator, tmp_path):
     assert warehouse.live("invoices") == emulator.ids("invoices")
 
 
-def test_a_deselected_parent_is_read_but_not_emitted_nor_activated(emulator, tmp_path):
+def test_a_deselected_parent_is_read_but_not_emitted_nor_activated(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(emulator)
     catalog = select(discover(tmp_path, config), ("invoice-payments",))
     run = run_tap(tmp_path, config, catalog=catalog)
@@ -283,7 +306,9 @@ def test_a_deselected_parent_is_read_but_not_emitted_nor_activated(emulator, tmp
 
 
 # ----------------------------------------------------------------- allocation window
-def test_allocations_come_from_the_window_of_the_settings(emulator, tmp_path):
+def test_allocations_come_from_the_window_of_the_settings(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     # The tap's clock at 2025-06-01, so "30 days ahead" ends on 2025-07-01 whenever this runs.
     today = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
     offset = (today - datetime.now(timezone.utc)).total_seconds()
@@ -301,7 +326,8 @@ def test_allocations_come_from_the_window_of_the_settings(emulator, tmp_path):
         for r in truth
         if r["startDate"] >= "2025-01-01" and r["endDate"] <= "2025-07-01"
     }
-    assert run.ids("resource-allocations") == inside
+    # An allocation's id is the text key tap-pm makes (TapRun.ids says int: every other's is).
+    assert run.ids("resource-allocations") == inside  # type: ignore[comparison-overlap]
     assert any(r["startDate"] < "2025-01-01" for r in truth)  # left out: before the start
     assert any(r["startDate"] >= "2025-01-01" and r["endDate"] > "2025-07-01" for r in truth)
     assert inside
@@ -316,7 +342,9 @@ def test_allocations_come_from_the_window_of_the_settings(emulator, tmp_path):
         ({"resource_allocations_days_ahead": -1}, "resource_allocations_days_ahead"),
     ],
 )
-def test_bad_window_settings_fail_with_one_line(shared_emulator, tmp_path, settings, message):
+def test_bad_window_settings_fail_with_one_line(
+    shared_emulator: Emulator, tmp_path: Path, settings: Any, message: str
+) -> None:
     run = run_tap(tmp_path, tap_config(shared_emulator, **settings))
     assert run.returncode != 0
     [line] = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
@@ -324,7 +352,9 @@ def test_bad_window_settings_fail_with_one_line(shared_emulator, tmp_path, setti
     assert not run.messages
 
 
-def test_a_window_that_ends_before_it_starts_fails_before_asking(emulator, tmp_path):
+def test_a_window_that_ends_before_it_starts_fails_before_asking(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(emulator, resource_allocations_start_date="2999-01-01")
     run = run_tap(
         tmp_path, config, catalog=select(discover(tmp_path, config), ("resource-allocations",))
@@ -336,11 +366,13 @@ def test_a_window_that_ends_before_it_starts_fails_before_asking(emulator, tmp_p
 
 
 # ------------------------------------------------------------------ project_ids, faults
-def test_project_ids_narrow_allocations_and_conversations(emulator, tmp_path):
+def test_project_ids_narrow_allocations_and_conversations(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     wanted = sorted(emulator.ids("projects"))[:3]
     run = sync_opt_in(tmp_path, emulator, project_ids=wanted)
     allocations = emulator.truth("resource-allocations")
-    assert run.ids("resource-allocations") == {
+    assert run.ids("resource-allocations") == {  # type: ignore[comparison-overlap]  # text keys
         allocation_key(r) for r in allocations if r["project"]["projectId"] in wanted
     }
     assert run.ids("conversations") == {
@@ -362,12 +394,12 @@ def test_project_ids_narrow_allocations_and_conversations(emulator, tmp_path):
     assert run.ids("invoices") == emulator.ids("invoices")
 
 
-def as_sent(records: list[dict]) -> Counter:
+def as_sent(records: list[dict[str, Any]]) -> Counter[str]:
     """Records as comparable text, counted: a duplicate or a changed value shows."""
     return Counter(json.dumps(record, sort_keys=True) for record in records)
 
 
-def test_faults_and_rate_limits_lose_nothing(emulator, tmp_path):
+def test_faults_and_rate_limits_lose_nothing(emulator: Emulator, tmp_path: Path) -> None:
     clean = sync_opt_in(tmp_path, emulator)
     # About 60 requests against a window of 40 a minute: one 429, then the rest a minute later.
     emulator.faults = Faults(
@@ -387,7 +419,7 @@ def test_faults_and_rate_limits_lose_nothing(emulator, tmp_path):
 
 # ------------------------------------------------------------------------ the emulator
 @pytest.fixture(scope="module")
-def http(shared_emulator):
+def http(shared_emulator: Emulator) -> Iterator[Get]:
     with requests.Session() as session:
         session.headers["api-key"] = shared_emulator.api_key
         yield lambda path, **params: session.get(
@@ -418,14 +450,18 @@ def http(shared_emulator):
         ("resource-allocations/1", {}, 404, None),
     ],
 )
-def test_emulator_rejects_what_the_api_rejects(http, path, params, status, field):
+def test_emulator_rejects_what_the_api_rejects(
+    http: Get, path: str, params: dict[str, str], status: int, field: str | None
+) -> None:
     response = http(path, **params)
     assert response.status_code == status, response.text
     [error] = response.json()["errors"]
     assert error.get("field") == field
 
 
-def test_emulator_pages_nested_lists_and_hides_its_bookkeeping(http, shared_emulator):
+def test_emulator_pages_nested_lists_and_hides_its_bookkeeping(
+    http: Get, shared_emulator: Emulator
+) -> None:
     lines_of = Counter(r["invoiceId"] for r in shared_emulator.truth("invoice-lines"))
     invoice, count = lines_of.most_common(1)[0]
     first = http(f"invoices/{invoice}/lines", pageSize=60).json()
@@ -443,7 +479,9 @@ def test_emulator_pages_nested_lists_and_hides_its_bookkeeping(http, shared_emul
 
 
 @pytest.mark.parametrize("resource", sorted(OPT_IN_ID_KEYS))
-def test_emulator_ids_ascend_and_times_are_in_range(shared_emulator, resource):
+def test_emulator_ids_ascend_and_times_are_in_range(
+    shared_emulator: Emulator, resource: str
+) -> None:
     records = shared_emulator.truth(resource)
     ids = [r[OPT_IN_ID_KEYS[resource]] for r in records]
     assert ids == sorted(set(ids))
@@ -452,7 +490,7 @@ def test_emulator_ids_ascend_and_times_are_in_range(shared_emulator, resource):
             assert START_MS <= record["createdAt"] <= record.get("updatedAt", END_MS) <= END_MS
 
 
-def test_scale_sizes_the_opt_in_data():
+def test_scale_sizes_the_opt_in_data() -> None:
     sized = {
         "invoices": "invoices",
         "resource-allocations": "resource_allocations",
@@ -469,7 +507,7 @@ def test_scale_sizes_the_opt_in_data():
 
 
 # -------------------------------------------------------------- Meltano configuration
-def test_meltano_yml_selects_the_nine_and_aliases_every_hyphenated_stream():
+def test_meltano_yml_selects_the_nine_and_aliases_every_hyphenated_stream() -> None:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     [tap] = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-pm"]
     assert tap["select"] == [f"{stream}.*" for stream in STREAMS]
@@ -485,7 +523,8 @@ def test_meltano_yml_selects_the_nine_and_aliases_every_hyphenated_stream():
 
 
 # ------------------------------------------------------------- live: no unknown parameter
-SETTINGS = (  # every switch, both ways, and what else changes the parameters sent
+# Every switch, both ways, and what else changes the parameters sent.
+SETTINGS: tuple[dict[str, Any], ...] = (
     {},
     {"include_archived": False, "include_deleted_time_entries": False,
      "include_custom_fields": False, "page_size": 7, "reconcile": True},
@@ -494,7 +533,7 @@ SETTINGS = (  # every switch, both ways, and what else changes the parameters se
 )  # fmt: skip
 
 
-def test_no_setting_makes_the_tap_send_a_parameter_live_would_reject(tmp_path):
+def test_no_setting_makes_the_tap_send_a_parameter_live_would_reject(tmp_path: Path) -> None:
     """The live API answers 500 to a query parameter it cannot parse (so does the emulator)."""
     with Emulator(seed=5, scale=Scale.small(), api_key=API_KEY, faults=Faults()) as emu:
         catalog = select(discover(tmp_path, tap_config(emu)), (*STREAMS, *OPT_IN))

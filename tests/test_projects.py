@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import API_KEY, CHILDREN, select, sync_in_process, tap_config
@@ -18,13 +19,16 @@ from rocketlane_emulator import Emulator, Faults, Scale
 from tap_pm.progress import SyncProgress
 from tap_pm.tap import TapPM
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
 HOUR = 3600
 # The README's project_revisit_hours: "at least 20" unchanged projects re-read per sync.
 DOCUMENTED_MIN_REVISITS = 20
 
 
 @pytest.fixture
-def emu():
+def emu() -> Iterator[Emulator]:
     """30 small projects: more than a sync re-reads when nothing changed."""
     scale = Scale(
         users=6, projects=30, tasks=30, time_entries=10, time_offs=2, phases_per_project=1,
@@ -34,18 +38,18 @@ def emu():
         yield emulator
 
 
-def config(emu: Emulator, **settings) -> dict:
+def config(emu: Emulator, **settings: Any) -> dict[str, Any]:
     """Without the look-back, so a project comes again only when it changed."""
     return tap_config(emu, lookback_minutes=0, **settings)
 
 
 @pytest.fixture
-def plans(monkeypatch) -> list[tuple[str, int]]:
+def plans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Every plan the sync made for its progress report: (parent stream, records to visit)."""
     made: list[tuple[str, int]] = []
     plan = SyncProgress.plan
 
-    def spy(self, parent: str, count: int) -> None:
+    def spy(self: SyncProgress, parent: str, count: int) -> None:
         made.append((parent, count))
         plan(self, parent, count)
 
@@ -62,7 +66,9 @@ def projects_requests(emu: Emulator) -> list[dict[str, str]]:
     return [e.params for e in emu.request_log if e.resource == "projects"]
 
 
-def an_hour_ago(state: dict, *, older: dict[int, float] | None = None) -> dict:
+def an_hour_ago(
+    state: dict[str, Any], *, older: Mapping[int, float] | None = None
+) -> dict[str, Any]:
     """The state as if its sync ran an hour ago (each project's visit `older` by some seconds)."""
     bookmarks = state["bookmarks"]
     bookmarks["projects"]["synced_at"] -= HOUR
@@ -73,7 +79,9 @@ def an_hour_ago(state: dict, *, older: dict[int, float] | None = None) -> dict:
     return state
 
 
-def test_a_first_sync_lists_every_project_and_reads_all_children(emu, capfd, plans):
+def test_a_first_sync_lists_every_project_and_reads_all_children(
+    emu: Emulator, capfd: pytest.CaptureFixture[str], plans: list[tuple[str, int]]
+) -> None:
     emu.reset_log()
     started = int(time.time())
     run = sync_in_process(capfd, config(emu))
@@ -94,7 +102,12 @@ def test_a_first_sync_lists_every_project_and_reads_all_children(emu, capfd, pla
     assert plans == [("projects", len(projects)), ("projects", len(projects))]
 
 
-def test_an_hourly_sync_reads_changed_projects_and_its_share_of_the_rest(emu, capfd, plans, caplog):
+def test_an_hourly_sync_reads_changed_projects_and_its_share_of_the_rest(
+    emu: Emulator,
+    capfd: pytest.CaptureFixture[str],
+    plans: list[tuple[str, int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     first = sync_in_process(capfd, config(emu))
     ordered = sorted(emu.ids("projects"))
     changed = ordered[0]
@@ -136,7 +149,9 @@ def test_an_hourly_sync_reads_changed_projects_and_its_share_of_the_rest(emu, ca
     )
 
 
-def test_a_project_unread_longest_by_any_child_list_goes_first(emu, capfd):
+def test_a_project_unread_longest_by_any_child_list_goes_first(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu))
     ordered = sorted(emu.ids("projects"))
     state = an_hour_ago(first.final_state, older=dict.fromkeys(ordered[-20:], 100))
@@ -157,7 +172,9 @@ def test_a_project_unread_longest_by_any_child_list_goes_first(emu, capfd):
     assert visited(emu) == listed | set(unchanged[:DOCUMENTED_MIN_REVISITS])
 
 
-def test_exact_mode_reads_every_project_every_sync(emu, capfd):
+def test_exact_mode_reads_every_project_every_sync(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu, project_revisit_hours=0))
     emu.reset_log()
     sync_in_process(
@@ -166,12 +183,14 @@ def test_exact_mode_reads_every_project_every_sync(emu, capfd):
     assert visited(emu) == emu.ids("projects")
 
 
-def bookmark_ms(state: dict) -> int:
+def bookmark_ms(state: dict[str, Any]) -> int:
     value = state["bookmarks"]["projects"]["replication_key_value"]
     return round(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def test_a_new_scope_lists_every_project_again(emu, capfd):
+def test_a_new_scope_lists_every_project_again(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu))
     mark = bookmark_ms(first.final_state)
     changed = min(emu.ids("projects"))
@@ -196,7 +215,7 @@ def test_a_new_scope_lists_every_project_again(emu, capfd):
         assert run.ids("projects") == since & scope, settings
 
 
-def test_a_reconcile_emits_every_project(emu, capfd):
+def test_a_reconcile_emits_every_project(emu: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
     first = sync_in_process(capfd, config(emu))
     emu.reset_log()
     run = sync_in_process(capfd, config(emu, reconcile=True), state=first.final_state)
@@ -206,7 +225,9 @@ def test_a_reconcile_emits_every_project(emu, capfd):
     assert "projects" in {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
 
 
-def test_a_small_workspace_re_reads_every_project_without_saying_so(capfd, caplog):
+def test_a_small_workspace_re_reads_every_project_without_saying_so(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     with Emulator(seed=4, scale=Scale.small(), api_key=API_KEY) as small:
         first = sync_in_process(capfd, config(small))
         small.reset_log()
@@ -216,7 +237,9 @@ def test_a_small_workspace_re_reads_every_project_without_saying_so(capfd, caplo
     assert not [r for r in caplog.records if "unchanged projects" in r.getMessage()]
 
 
-def test_a_project_any_child_list_knows_is_visited(emu, capfd):
+def test_a_project_any_child_list_knows_is_visited(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu))
     state = an_hour_ago(first.final_state)
     mark = bookmark_ms(first.final_state)  # not listed again as changed: known from the state
@@ -230,7 +253,9 @@ def test_a_project_any_child_list_knows_is_visited(emu, capfd):
         assert project in visited(emu, stream), stream
 
 
-def test_children_are_activated_only_when_every_project_was_listed_since(emu, capfd):
+def test_children_are_activated_only_when_every_project_was_listed_since(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu))
     state = an_hour_ago(first.final_state)
     # A project this sync does not re-read (neither listed as changed nor among the 20 it
@@ -249,7 +274,9 @@ def test_children_are_activated_only_when_every_project_was_listed_since(emu, ca
     assert {"users", "fields", "time-offs"} <= activated
 
 
-def test_project_ids_read_only_those_projects(emu, capfd, plans):
+def test_project_ids_read_only_those_projects(
+    emu: Emulator, capfd: pytest.CaptureFixture[str], plans: list[tuple[str, int]]
+) -> None:
     wanted = sorted(emu.ids("projects"))[3:5]
     emu.reset_log()
     run = sync_in_process(capfd, config(emu, project_ids=wanted))
@@ -265,7 +292,9 @@ def test_project_ids_read_only_those_projects(emu, capfd, plans):
     assert visited(emu) == set(wanted)
 
 
-def test_a_deleted_project_leaves_with_its_children(emu, capfd):
+def test_a_deleted_project_leaves_with_its_children(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, config(emu))
     victim = min(emu.ids("projects"))  # the first an hourly sync re-reads (ties: by id)
     children = {s: {r for r in emu.ids(s) if emu.project_of(s, r) == victim} for s in CHILDREN}
@@ -277,7 +306,7 @@ def test_a_deleted_project_leaves_with_its_children(emu, capfd):
         if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at")
     }
     assert gone.get("projects") == victim
-    tombstones = {}
+    tombstones: dict[str, set[int]] = {}
     for m in second.messages:
         if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at"):
             tombstones.setdefault(m["stream"], set()).add(m["record"]["id"])
@@ -315,7 +344,7 @@ def test_a_deleted_project_leaves_with_its_children(emu, capfd):
     assert "projects" in {m["stream"] for m in third.messages if m["type"] == "ACTIVATE_VERSION"}
 
 
-def test_projects_alone_read_no_children(emu, capfd):
+def test_projects_alone_read_no_children(emu: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
     catalog = select(TapPM(config=config(emu)).catalog_dict, ("projects",))
     emu.reset_log()
     run = sync_in_process(capfd, config(emu), catalog=catalog)

@@ -17,12 +17,21 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import API_KEY, discover, ms, run_tap, select, tap_config
+from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from conftest import TapRun
+
+    from rocketlane_emulator import Emulator
+
+    #: The `sync_users` fixture: one sync against a server's pages, the run and its requests.
+    SyncUsers = Callable[..., tuple[TapRun, list[dict[str, str]]]]
 
 
-def user(uid: int) -> dict:
+def user(uid: int) -> dict[str, Any]:
     return {"userId": uid, "email": f"u{uid}@example.com", "updatedAt": 1_700_000_000_000 + uid}
 
 
@@ -48,6 +57,7 @@ class Server:
                 self.end_headers()
                 self.wfile.write(body)
 
+            @override
             def log_message(self, *_: object) -> None:
                 pass
 
@@ -68,12 +78,12 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def users_catalog(tmp_path_factory) -> dict:
+def users_catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The discovered catalog (no request needed) with only `users` selected."""
     config = {"api_key": API_KEY, "base_url": "http://127.0.0.1:9/api/1.0"}
     found = run_tap(tmp_path_factory.mktemp("discover"), config, "--discover")
     assert found.returncode == 0, found.stderr[-2000:]
-    catalog = json.loads(found.stdout)
+    catalog: dict[str, Any] = json.loads(found.stdout)
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
             if item["breadcrumb"] == []:
@@ -82,10 +92,12 @@ def users_catalog(tmp_path_factory) -> dict:
 
 
 @pytest.fixture
-def sync_users(tmp_path, users_catalog):
+def sync_users(tmp_path: Path, users_catalog: dict[str, Any]) -> SyncUsers:
     """One CLI sync of `users` against `pages`: the run and the server's request log."""
 
-    def sync(pages: Callable[[dict[str, str], int], Any], **settings: Any):
+    def sync(
+        pages: Callable[[dict[str, str], int], Any], **settings: Any
+    ) -> tuple[TapRun, list[dict[str, str]]]:
         with Server(pages) as server:
             config = {
                 "api_key": API_KEY,
@@ -101,7 +113,7 @@ def sync_users(tmp_path, users_catalog):
     return sync
 
 
-def one_line_error(run) -> str:
+def one_line_error(run: TapRun) -> str:
     """The failed run's one line: non-zero exit, no traceback, no deletion sent."""
     assert run.returncode != 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
@@ -111,19 +123,19 @@ def one_line_error(run) -> str:
     return line
 
 
-def envelope(records: list[dict], **pagination: Any) -> dict:
+def envelope(records: Sequence[object], **pagination: Any) -> dict[str, Any]:
     return {"data": records, "pagination": pagination}
 
 
 # ------------------------------------------------------------- complete only when proven
-def token_without_has_more(query: dict[str, str], _: int) -> dict:
+def token_without_has_more(query: dict[str, str], _: int) -> dict[str, Any]:
     """Issue 28, case 1: page 1 has a token and the count, but no `hasMore`."""
     if "pageToken" not in query:
         return envelope([user(1), user(2)], nextPageToken="t1", totalRecordCount=4)
     return envelope([user(3), user(4)], hasMore=False, totalRecordCount=4)
 
 
-def test_a_token_without_has_more_is_not_the_end_of_the_listing(sync_users):
+def test_a_token_without_has_more_is_not_the_end_of_the_listing(sync_users: SyncUsers) -> None:
     run, requests = sync_users(token_without_has_more)
     line = one_line_error(run)
     assert "without hasMore" in line
@@ -132,10 +144,10 @@ def test_a_token_without_has_more_is_not_the_end_of_the_listing(sync_users):
     assert "replication_key_value" not in run.final_state.get("bookmarks", {}).get("users", {})
 
 
-def test_a_listing_proven_complete_is_activated(sync_users):
+def test_a_listing_proven_complete_is_activated(sync_users: SyncUsers) -> None:
     """The control: the same listing with `hasMore` on each page syncs and activates."""
 
-    def pages(query: dict[str, str], _: int) -> dict:
+    def pages(query: dict[str, str], _: int) -> dict[str, Any]:
         if "pageToken" not in query:
             return envelope([user(1), user(2)], hasMore=True, nextPageToken="t1")
         return envelope([user(3), user(4)], hasMore=False)
@@ -146,8 +158,8 @@ def test_a_listing_proven_complete_is_activated(sync_users):
     assert [m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"] == ["users"]
 
 
-def test_no_has_more_no_token_and_the_count_reached_is_complete(sync_users):
-    def pages(query: dict[str, str], _: int) -> dict:
+def test_no_has_more_no_token_and_the_count_reached_is_complete(sync_users: SyncUsers) -> None:
+    def pages(query: dict[str, str], _: int) -> dict[str, Any]:
         if "pageToken" not in query:
             return envelope(
                 [user(1), user(2)], hasMore=True, nextPageToken="t1", totalRecordCount=3
@@ -159,8 +171,8 @@ def test_no_has_more_no_token_and_the_count_reached_is_complete(sync_users):
     assert run.ids("users") == {1, 2, 3}
 
 
-def test_a_count_the_pages_do_not_reach_is_an_error(sync_users):
-    def pages(query: dict[str, str], _: int) -> dict:
+def test_a_count_the_pages_do_not_reach_is_an_error(sync_users: SyncUsers) -> None:
+    def pages(query: dict[str, str], _: int) -> dict[str, Any]:
         if "pageToken" not in query:
             return envelope(
                 [user(1), user(2)], hasMore=True, nextPageToken="t1", totalRecordCount=5
@@ -172,11 +184,13 @@ def test_a_count_the_pages_do_not_reach_is_an_error(sync_users):
 
 
 # ------------------------------------------------------- pagination that makes no progress
-def fresh_tokens(records: Callable[[int], list[dict]]) -> Callable[[dict[str, str], int], dict]:
+def fresh_tokens(
+    records: Callable[[int], list[dict[str, Any]]],
+) -> Callable[[dict[str, str], int], dict[str, Any]]:
     """Issue 28, case 2: a new token on every page, `hasMore` always, a count of 2."""
     tokens = count(1)
 
-    def pages(_: dict[str, str], index: int) -> dict:
+    def pages(_: dict[str, str], index: int) -> dict[str, Any]:
         return envelope(
             records(index), hasMore=True, nextPageToken=f"t{next(tokens)}", totalRecordCount=2
         )
@@ -195,7 +209,12 @@ def fresh_tokens(records: Callable[[int], list[dict]]) -> Callable[[dict[str, st
         pytest.param(lambda i: [user(2 * i), user(2 * i + 1)], 4, "totalRecordCount 2", id="new"),
     ],
 )
-def test_pagination_without_progress_stops_with_one_line(sync_users, records, pages_made, said):
+def test_pagination_without_progress_stops_with_one_line(
+    sync_users: SyncUsers,
+    records: Callable[[int], list[dict[str, Any]]],
+    pages_made: int,
+    said: str,
+) -> None:
     started = time.monotonic()
     run, requests = sync_users(fresh_tokens(records))
     line = one_line_error(run)
@@ -227,7 +246,9 @@ MALFORMED: dict[str, Callable[[dict[str, str], int], Any]] = {
 
 
 @pytest.mark.parametrize("case", MALFORMED)
-def test_every_malformed_envelope_is_one_line_never_a_traceback(sync_users, case):
+def test_every_malformed_envelope_is_one_line_never_a_traceback(
+    sync_users: SyncUsers, case: str
+) -> None:
     line = one_line_error(sync_users(MALFORMED[case])[0])
     assert any(what in line for what in ("report", "run it again", "rejected", "giving up")), line
 
@@ -242,7 +263,9 @@ def test_every_malformed_envelope_is_one_line_never_a_traceback(sync_users, case
         ('{"bookmarks": {"tasks": 3}}', "has a bookmark for tasks that is a int"),
     ],
 )
-def test_an_unreadable_state_file_is_one_line_naming_it(emulator, tmp_path, text, said):
+def test_an_unreadable_state_file_is_one_line_naming_it(
+    emulator: Emulator, tmp_path: Path, text: str, said: str
+) -> None:
     state = tmp_path / "broken-state.json"
     state.write_text(text)
     run = run_tap(tmp_path, tap_config(emulator), "--state", str(state))
@@ -254,7 +277,7 @@ def test_an_unreadable_state_file_is_one_line_naming_it(emulator, tmp_path, text
     assert not emulator.request_log
 
 
-def test_a_bookmark_that_is_not_a_time_is_one_line(emulator, tmp_path):
+def test_a_bookmark_that_is_not_a_time_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
     config = tap_config(emulator)
     catalog = select(discover(tmp_path, config), ("tasks",))
     state = {"bookmarks": {"tasks": {"replication_key": "updatedAt", "replication_key_value": 7}}}
@@ -264,7 +287,9 @@ def test_a_bookmark_that_is_not_a_time_is_one_line(emulator, tmp_path):
     assert "Error: tasks: the state's bookmark 7 is not an RFC 3339 date-time" in run.stderr
 
 
-def test_a_bookmark_ahead_of_the_api_clock_syncs_from_the_api_s_now(emulator, tmp_path):
+def test_a_bookmark_ahead_of_the_api_clock_syncs_from_the_api_s_now(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """Issue 28, case 7: a bookmark in 2031 filtered out every change until then, silently."""
     config = tap_config(emulator, lookback_minutes=3)
     catalog = select(discover(tmp_path, config), ("tasks",))

@@ -7,12 +7,16 @@ own: the suite runs one file per worker, and these run beside the rest.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 from conftest import API_KEY, assert_complete, assert_waited_as_told, run_tap, statuses, tap_config
 
 from rocketlane_emulator import Emulator, Faults, Scale
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Rocketlane's window is a minute; the tests keep it and scale the count down: 12 requests a
 # minute and the setting to match. A full sync of the small workspace takes 18 requests.
@@ -36,7 +40,7 @@ def minute_limited(window: str) -> Emulator:
 
 
 @pytest.mark.parametrize("window", WINDOWS)
-def test_a_paced_sync_spends_each_window_at_once_without_a_429(tmp_path, window):
+def test_a_paced_sync_spends_each_window_at_once_without_a_429(tmp_path: Path, window: str) -> None:
     with minute_limited(window) as emu:
         started = time.monotonic()
         run = run_tap(tmp_path, tap_config(emu, max_requests_per_minute=PER_MINUTE))
@@ -52,7 +56,9 @@ def test_a_paced_sync_spends_each_window_at_once_without_a_429(tmp_path, window)
 
 
 @pytest.mark.parametrize("window", WINDOWS)
-def test_a_window_spent_elsewhere_costs_one_429_and_exactly_the_wait_it_names(tmp_path, window):
+def test_a_window_spent_elsewhere_costs_one_429_and_exactly_the_wait_it_names(
+    tmp_path: Path, window: str
+) -> None:
     with minute_limited(window) as emu, requests.Session() as other:
         # Another integration of the workspace, 4 requests 2 s apart just before the sync.
         for _ in range(4):
@@ -87,7 +93,9 @@ def window_floor(wall: float, arrivals: list[float], per_window: int, window: fl
     return (windows - 1) * window + wall - spent
 
 
-def test_a_429_of_a_window_shorter_than_a_minute_costs_only_the_wait_it_names(tmp_path):
+def test_a_429_of_a_window_shorter_than_a_minute_costs_only_the_wait_it_names(
+    tmp_path: Path,
+) -> None:
     """Issue 28, case 6: an API allowing 8 a second, the setting 600 a minute, was 30x slow."""
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, faults=Faults()) as emu:
         config = tap_config(emu, max_requests_per_minute=600)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import (
@@ -40,7 +40,9 @@ CHILDREN_AND_PROJECTS = ("projects", *CHILDREN)
 
 
 @pytest.mark.parametrize("style", ["x-retry-after", "retry-after-seconds", "retry-after-date"])
-def test_429_waits_as_told_and_loses_nothing(emulator, tmp_path, style):
+def test_429_waits_as_told_and_loses_nothing(
+    emulator: Emulator, tmp_path: Path, style: str
+) -> None:
     # A budget far above the API's limit, so the API has to push back: the last of the 5
     # pages of users waits until the first leaves a 3-second window.
     emulator.faults.rate_limit = (4, 3.0)
@@ -58,7 +60,7 @@ def test_429_waits_as_told_and_loses_nothing(emulator, tmp_path, style):
     assert "rate limited (HTTP 429)" in run.stderr
 
 
-def test_429_wait_is_capped(emulator, tmp_path):
+def test_429_wait_is_capped(emulator: Emulator, tmp_path: Path) -> None:
     emulator.faults.rate_limit = (3, 30.0)
     run = run_tap(tmp_path, tap_config(emulator, max_rate_limit_wait_seconds=1))
     line = failure_line(run)
@@ -66,7 +68,7 @@ def test_429_wait_is_capped(emulator, tmp_path):
     assert "max_rate_limit_wait_seconds" in line
 
 
-def test_server_errors_and_truncated_bodies_are_retried(emulator, tmp_path):
+def test_server_errors_and_truncated_bodies_are_retried(emulator: Emulator, tmp_path: Path) -> None:
     emulator.faults.error_rate = 0.15
     emulator.faults.truncate_rate = 0.1
     emulator.reset_log()
@@ -76,7 +78,7 @@ def test_server_errors_and_truncated_bodies_are_retried(emulator, tmp_path):
     assert "retry 1 of 8" in run.stderr
 
 
-def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
+def test_retries_run_out_with_a_clear_message(emulator: Emulator, tmp_path: Path) -> None:
     emulator.faults.error_rate = 1.0
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, max_retries=2))
@@ -90,7 +92,7 @@ def test_retries_run_out_with_a_clear_message(emulator, tmp_path):
     assert len(emulator.request_log) == 3
 
 
-def test_slow_answers_time_out_and_are_retried(emulator, tmp_path):
+def test_slow_answers_time_out_and_are_retried(emulator: Emulator, tmp_path: Path) -> None:
     emulator.faults.latency_s = 1.5
     emulator.reset_log()
     run = run_tap(tmp_path, tap_config(emulator, request_timeout=1, max_retries=1))
@@ -102,7 +104,7 @@ def test_slow_answers_time_out_and_are_retried(emulator, tmp_path):
     assert len(emulator.request_log) == 2
 
 
-def test_wrong_key_fails_once_without_retry(emulator, tmp_path):
+def test_wrong_key_fails_once_without_retry(emulator: Emulator, tmp_path: Path) -> None:
     emulator.reset_log()
     config = tap_config(emulator, api_key="definitely-not-the-key")
     run = run_tap(tmp_path, config)
@@ -113,7 +115,7 @@ def test_wrong_key_fails_once_without_retry(emulator, tmp_path):
     assert len(emulator.request_log) == 1
 
 
-def test_deleted_project_is_skipped_with_a_warning(emulator, tmp_path):
+def test_deleted_project_is_skipped_with_a_warning(emulator: Emulator, tmp_path: Path) -> None:
     victim = sorted(emulator.ids("projects"))[3]
     emulator.faults.vanish_projects = {victim}
     expected = {s: emulator.ids(s) for s in STREAMS}
@@ -126,7 +128,7 @@ def test_deleted_project_is_skipped_with_a_warning(emulator, tmp_path):
         assert survivors < expected[stream] or not expected[stream]
 
 
-def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
+def test_expired_page_tokens_restart_without_loss(emulator: Emulator, tmp_path: Path) -> None:
     # Projects are paged 4 at a time and each page's children (12 requests or more, answered
     # in 0.15 s each) take longer than a token lives, so the projects list must restart;
     # nothing may be lost or doubled.
@@ -144,7 +146,7 @@ def test_expired_page_tokens_restart_without_loss(emulator, tmp_path):
     assert len(run.records("projects")) == len(emulator.ids("projects"))
 
 
-def test_soak_under_every_fault_at_once(tmp_path):
+def test_soak_under_every_fault_at_once(tmp_path: Path) -> None:
     # The sync takes about 600 requests (pages of 5): two windows of 450 a minute, the
     # setting to match. Tokens live 2 s, so the listing under way while the second window
     # waits outlives its token; 450 is more than its longest listing (time entries, about
@@ -174,18 +176,18 @@ def test_soak_under_every_fault_at_once(tmp_path):
         assert "page token expired" in run.stderr
 
 
-def _spawn(tmp_path: Path, config: dict) -> subprocess.Popen:
+def _spawn(tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen[bytes]:
     (tmp_path / "config.json").write_text(json.dumps(config))
     command = [TAP, "--config", str(tmp_path / "config.json")]
     with (tmp_path / "out.jsonl").open("w") as out, (tmp_path / "err.log").open("w") as err:
-        return subprocess.Popen(command, stdout=out, stderr=err)
+        return subprocess.Popen[bytes](command, stdout=out, stderr=err)
 
 
-def _bookmarked(state: dict, stream: str) -> bool:
+def _bookmarked(state: dict[str, Any], stream: str) -> bool:
     return bool(state.get("bookmarks", {}).get(stream, {}).get("replication_key_value"))
 
 
-def _kill_after_state(tap: subprocess.Popen, out: Path, stream: str, delay: float) -> None:
+def _kill_after_state(tap: subprocess.Popen[bytes], out: Path, stream: str, delay: float) -> None:
     """SIGKILL `tap` `delay` seconds after it printed a STATE with a bookmark for `stream`."""
     deadline = time.monotonic() + 120
     while not any(
@@ -202,7 +204,7 @@ def _kill_after_state(tap: subprocess.Popen, out: Path, stream: str, delay: floa
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
+def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path: Path, seed: int) -> None:
     """Killed at a seeded moment after a STATE that bookmarks tasks (so a resumed run has
     something to skip), the next run from the last STATE makes fewer requests than a full
     sync and, with the killed run's records, brings every record."""
@@ -218,7 +220,7 @@ def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
         messages = parse_messages(out)
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         assert _bookmarked(states[-1], "tasks")
-        seen = {s: set() for s in STREAMS}
+        seen: dict[str, set[int]] = {s: set() for s in STREAMS}
         for m in messages:
             if m["type"] == "RECORD":
                 seen[m["stream"]].add(m["record"]["id"])
@@ -255,7 +257,9 @@ def test_killed_sync_resumes_from_its_last_state_without_loss(tmp_path, seed):
         ({"max_requests_per_minute": 0}, "max_requests_per_minute"),
     ],
 )
-def test_bad_settings_fail_with_one_line_naming_them(shared_emulator, tmp_path, overrides, named):
+def test_bad_settings_fail_with_one_line_naming_them(
+    shared_emulator: Emulator, tmp_path: Path, overrides: dict[str, Any], named: str
+) -> None:
     config = tap_config(shared_emulator)
     config.update(overrides)
     config = {k: v for k, v in config.items() if v is not None}
@@ -268,14 +272,14 @@ def test_bad_settings_fail_with_one_line_naming_them(shared_emulator, tmp_path, 
         assert len(shared_emulator.request_log) == shared_before
 
 
-def test_unreachable_host_fails_cleanly(tmp_path):
+def test_unreachable_host_fails_cleanly(tmp_path: Path) -> None:
     run = run_tap(tmp_path, UNREACHABLE_CONFIG)
     line = failure_line(run)
     assert "ConnectionError" in line
     assert "giving up after 2 attempts" in line
 
 
-def test_key_never_logged_even_at_debug(emulator, tmp_path):
+def test_key_never_logged_even_at_debug(emulator: Emulator, tmp_path: Path) -> None:
     emulator.faults.error_rate = 0.2
     run = run_tap(
         tmp_path,
@@ -287,7 +291,7 @@ def test_key_never_logged_even_at_debug(emulator, tmp_path):
     assert_no_secret(run.stdout, run.stderr, json.dumps(run.final_state))
 
 
-def test_key_not_in_about_or_discover(shared_emulator, tmp_path):
+def test_key_not_in_about_or_discover(shared_emulator: Emulator, tmp_path: Path) -> None:
     """Discovery at DEBUG and `--about` in every format, all given the key: each succeeds,
     prints what it is for, and never the key."""
     env = {"TAP_PM_LOGLEVEL": "DEBUG"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -16,6 +17,14 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_pm import retries
 from tap_pm.retries import retry_waits, retry_window, with_retries
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from backoff.types import Details
+
+    from rocketlane_emulator import Emulator
 
 
 class FakeClock:
@@ -34,9 +43,9 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(monkeypatch) -> FakeClock:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(retries.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr("tap_pm.retries.time.monotonic", fake.monotonic)
     monkeypatch.setattr("backoff._sync.time.sleep", fake.sleep)
     return fake
 
@@ -48,9 +57,9 @@ class Stream:
 
     def __init__(self, **config: float) -> None:
         self.config = config
-        self.logged: list[dict] = []
+        self.logged: list[Details] = []
 
-    def backoff_handler(self, details) -> None:
+    def backoff_handler(self, details: Details) -> None:
         self.logged.append(details)
 
     def describe(self, response: requests.Response) -> str:
@@ -61,10 +70,12 @@ class FailedError(Exception):
     pass
 
 
-def always_failing(clock: FakeClock, seconds_per_request: float = 0.0):
-    calls = []
+def always_failing(
+    clock: FakeClock, seconds_per_request: float = 0.0
+) -> tuple[Callable[[requests.PreparedRequest, dict[str, Any] | None], None], list[float]]:
+    calls: list[float] = []
 
-    def request(prepared, context):
+    def request(prepared: requests.PreparedRequest, context: dict[str, Any] | None) -> None:
         assert prepared.path_url == "/api/1.0/tasks?pageSize=100"  # the request, every time
         assert context == {"projectId": 7}
         calls.append(clock.now)
@@ -80,7 +91,9 @@ def prepared() -> requests.PreparedRequest:
 
 
 @pytest.mark.parametrize("attempt", range(20))
-def test_first_retries_are_quick_and_jittered_the_last_completes_the_window(clock, attempt):
+def test_first_retries_are_quick_and_jittered_the_last_completes_the_window(
+    clock: FakeClock, attempt: int
+) -> None:
     waits = retry_waits(factor=1, retries=3)
     next(waits)  # primed by backoff
     first, second = waits.send(None), waits.send(None)
@@ -91,7 +104,7 @@ def test_first_retries_are_quick_and_jittered_the_last_completes_the_window(cloc
     assert first + second + last == pytest.approx(7.0)  # 1 + 2 + 4 s, as before
 
 
-def test_waits_are_jittered():
+def test_waits_are_jittered() -> None:
     def first_wait() -> float:
         waits = retry_waits(factor=1, retries=3)
         next(waits)
@@ -101,7 +114,9 @@ def test_waits_are_jittered():
 
 
 @pytest.mark.parametrize(("max_retries", "factor"), [(3, 1), (1, 1), (2, 0.5), (6, 2)])
-def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries, factor):
+def test_an_outage_gets_as_many_retries_and_as_long_as_before(
+    clock: FakeClock, max_retries: int, factor: float
+) -> None:
     stream = Stream(max_retries=max_retries, retry_backoff_factor=factor)
     request, calls = always_failing(clock)
     send = with_retries(stream, request, FailedError)
@@ -116,7 +131,7 @@ def test_an_outage_gets_as_many_retries_and_as_long_as_before(clock, max_retries
     )
 
 
-def test_slow_failures_still_get_every_retry(clock):
+def test_slow_failures_still_get_every_retry(clock: FakeClock) -> None:
     stream = Stream(max_retries=3, retry_backoff_factor=1)
     request, calls = always_failing(clock, seconds_per_request=120)  # timeouts
     with pytest.raises(FailedError):
@@ -125,7 +140,9 @@ def test_slow_failures_still_get_every_retry(clock):
     assert clock.sleeps[-1] == 0  # the window is long past: the last retry goes at once
 
 
-def test_giving_up_says_what_failed_on_one_line(clock, caplog):
+def test_giving_up_says_what_failed_on_one_line(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     request, _ = always_failing(clock)
     stream = Stream(max_retries=2, retry_backoff_factor=1)
     with caplog.at_level(logging.INFO, logger="backoff"), pytest.raises(FailedError) as caught:
@@ -138,7 +155,7 @@ def test_giving_up_says_what_failed_on_one_line(clock, caplog):
     assert not [r for r in caplog.records if r.name == "backoff"]  # and only there
 
 
-def test_a_failure_is_described_by_its_answer_or_its_exception():
+def test_a_failure_is_described_by_its_answer_or_its_exception() -> None:
     stream = Stream()
     request = prepared()
     answered = requests.Response()
@@ -160,19 +177,19 @@ def test_a_failure_is_described_by_its_answer_or_its_exception():
     )
 
 
-def test_no_retries(clock):
+def test_no_retries(clock: FakeClock) -> None:
     request, calls = always_failing(clock)
     with pytest.raises(FailedError, match="giving up after 1 attempts"):
         with_retries(Stream(max_retries=0), request, FailedError)(prepared(), {"projectId": 7})
     assert len(calls) == 1
 
 
-def test_a_fault_costs_a_fraction_of_a_second(clock):
+def test_a_fault_costs_a_fraction_of_a_second(clock: FakeClock) -> None:
     counter = itertools.count()
     response = requests.Response()
     response.status_code = 503
 
-    def flaky(prepared, context):
+    def flaky(prepared: requests.PreparedRequest, context: dict[str, Any] | None) -> str:
         if next(counter) == 0:
             msg = "HTTP 503"
             raise RetriableAPIError(msg, response)
@@ -184,7 +201,7 @@ def test_a_fault_costs_a_fraction_of_a_second(clock):
     assert clock.sleeps[0] <= 0.125
 
 
-def test_retries_count_against_the_request_budget(emulator, tmp_path):
+def test_retries_count_against_the_request_budget(emulator: Emulator, tmp_path: Path) -> None:
     """Every attempt goes through the budget: the sync's request count includes the retries."""
     emulator.faults.error_rate = 0.2
     emulator.reset_log()
@@ -195,11 +212,11 @@ def test_retries_count_against_the_request_budget(emulator, tmp_path):
     assert f"sync: {len(emulator.request_log)} requests made" in run.stderr
 
 
-def test_giving_up_on_a_bad_answer_describes_the_answer(clock):
+def test_giving_up_on_a_bad_answer_describes_the_answer(clock: FakeClock) -> None:
     answered = requests.Response()
     answered.status_code = 503
 
-    def unavailable(prepared, context):
+    def unavailable(prepared: requests.PreparedRequest, context: dict[str, Any] | None) -> None:
         msg = "HTTP 503"
         raise RetriableAPIError(msg, answered)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -16,17 +17,18 @@ DOCUMENTED = [s for s in (*STREAMS, *OPT_IN) if s not in UNDOCUMENTED]
 DEVIATIONS = Path(__file__).parents[1] / "spec" / "live-deviations.md"
 
 
-def ours(stream: str) -> dict:
+def ours(stream: str) -> dict[str, Any]:
     path = resources.files("tap_pm") / "schemas" / f"{stream}.json"
-    return json.loads(path.read_text())
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
 
 
-def types_of(schema: dict) -> set[str]:
+def types_of(schema: dict[str, Any]) -> set[str]:
     kind = schema.get("type", [])
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def compare(path: str, spec: dict, mine: dict, problems: list[str]) -> None:
+def compare(path: str, spec: dict[str, Any], mine: dict[str, Any], problems: list[str]) -> None:
     spec = resolve(spec)
     name = path.rsplit(".", 1)[-1]
     if name == "fieldValue":  # custom field values can be any JSON type
@@ -52,14 +54,14 @@ def compare(path: str, spec: dict, mine: dict, problems: list[str]) -> None:
 
 
 @pytest.mark.parametrize("stream", DOCUMENTED)
-def test_schema_has_every_spec_property_with_its_type(stream):
+def test_schema_has_every_spec_property_with_its_type(stream: str) -> None:
     problems: list[str] = []
     compare(stream, spec_item(stream), ours(stream), problems)
     assert not problems
 
 
 @pytest.mark.parametrize("stream", [*STREAMS, *OPT_IN])
-def test_schema_is_valid_json_schema_keyed_on_id(stream):
+def test_schema_is_valid_json_schema_keyed_on_id(stream: str) -> None:
     schema = ours(stream)
     jsonschema.Draft7Validator.check_schema(schema)
     # Allocations have no id in the API: the tap makes a text key.
@@ -68,7 +70,7 @@ def test_schema_is_valid_json_schema_keyed_on_id(stream):
     assert "id" in schema["required"]
 
 
-def test_optional_values_are_nullable():
+def test_optional_values_are_nullable() -> None:
     for stream in (*STREAMS, *OPT_IN):
         schema = ours(stream)
         for key, prop in schema["properties"].items():
@@ -76,7 +78,7 @@ def test_optional_values_are_nullable():
                 assert "null" in types_of(prop), f"{stream}.{key} must be nullable"
 
 
-def test_live_deviations_are_documented_with_their_source():
+def test_live_deviations_are_documented_with_their_source() -> None:
     text = DEVIATIONS.read_text()
     for path in LIVE_TYPES:
         assert f"`{path}`" in text, path
@@ -87,7 +89,7 @@ def test_live_deviations_are_documented_with_their_source():
     assert "rl-api-contract.json" in text
 
 
-def test_currency_takes_the_live_object_and_no_bare_string():
+def test_currency_takes_the_live_object_and_no_bare_string() -> None:
     schema = ours("projects")["properties"]["currency"]
     validator = jsonschema.Draft7Validator(schema)
     live = {"currencyCode": "USD", "currencyName": "US Dollar", "currencySymbol": "$"}
@@ -96,7 +98,7 @@ def test_currency_takes_the_live_object_and_no_bare_string():
     assert not validator.is_valid("USD")  # the tap wraps it: one shape in the warehouse
 
 
-def test_companies_schema_takes_the_captured_records():
+def test_companies_schema_takes_the_captured_records() -> None:
     # Two records of the live capture (inba-2299/Plansync agent/rl-api-contract.json), with
     # their times as the tap emits them.
     dev = {

@@ -17,6 +17,7 @@ import json
 import pkgutil
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import tap_pm
 
@@ -57,7 +58,7 @@ def signature(value: object) -> str:
         return "cached_property"
     if callable(function) and not inspect.isclass(function):
         try:
-            return str(inspect.signature(function))  # type: ignore[arg-type]
+            return str(inspect.signature(function))
         except (TypeError, ValueError):
             return "callable"
     return "attribute"
@@ -89,7 +90,7 @@ def private_uses() -> dict[str, object]:
     for path in sorted(PACKAGE.glob("*.py")):
         tree = ast.parse(path.read_text())
         # Attributes are looked up only inside the classes built on the SDK's.
-        scopes = [(tree, [])] + [
+        scopes: list[tuple[ast.AST, list[type]]] = [(tree, [])] + [
             (node, derived[node.name])
             for node in ast.walk(tree)
             if isinstance(node, ast.ClassDef) and node.name in derived
@@ -144,7 +145,7 @@ def instance_attributes(cls: type) -> set[str]:
     }
 
 
-def contract() -> dict[str, dict[str, str]]:
+def contract() -> dict[str, Any]:
     return {
         "sdk": importlib.metadata.version("singer-sdk"),
         "overridden": {key: signature(value) for key, (_, _, value) in sorted(overrides().items())},
@@ -152,7 +153,7 @@ def contract() -> dict[str, dict[str, str]]:
     }
 
 
-def test_the_sdk_still_has_every_hook_tap_pm_relies_on():
+def test_the_sdk_still_has_every_hook_tap_pm_relies_on() -> None:
     expected = json.loads(CONTRACT.read_text())
     current = contract()
     # The version alone may move (a patch release); what is below must not.
@@ -172,7 +173,7 @@ def test_the_sdk_still_has_every_hook_tap_pm_relies_on():
         assert not new, f"tap-pm now relies on {new}: add them to {CONTRACT.name}"
 
 
-def test_every_override_says_so():
+def test_every_override_says_so() -> None:
     unmarked = []
     for key, (cls, name, _) in overrides().items():
         value = vars(cls)[name]

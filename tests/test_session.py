@@ -6,6 +6,8 @@ requests reads the whole environment for proxy settings on every request; tap-pm
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import requests
 from conftest import API_KEY, run_tap, tap_config
 from hostile_servers import HostileServer
@@ -13,11 +15,18 @@ from hostile_servers import HostileServer
 from rocketlane_emulator import Emulator, Scale
 from tap_pm import session as session_module
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+    from hostile_servers import Handler
+    from requests.sessions import _Settings  # the stubs' type of the settings
+
 # Nothing listens on the discard port: a request reaches the emulator only through the proxy.
 UNREACHABLE = "http://localhost:9/api/1.0"
 
 
-def test_the_environments_proxy_carries_every_request(tmp_path):
+def test_the_environments_proxy_carries_every_request(tmp_path: Path) -> None:
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY) as emu:
         config = tap_config(emu, base_url=UNREACHABLE, max_retries=0, request_timeout=5)
         proxy = {"HTTP_PROXY": f"http://127.0.0.1:{emu.port}", "NO_PROXY": ""}
@@ -29,11 +38,11 @@ def test_the_environments_proxy_carries_every_request(tmp_path):
     assert "ConnectionError" in bypassed.stderr
 
 
-def test_proxies_are_resolved_once_per_host(monkeypatch):
-    calls = []
+def test_proxies_are_resolved_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
     merge = requests.Session.merge_environment_settings
 
-    def counting(self, url, *args):
+    def counting(self: requests.Session, url: str, *args: Any) -> _Settings:
         calls.append(url)
         return merge(self, url, *args)
 
@@ -48,10 +57,10 @@ def test_proxies_are_resolved_once_per_host(monkeypatch):
     assert len(calls) == 1
 
 
-def test_every_redirect_hop_takes_its_place_in_the_budget():
-    hops = []
+def test_every_redirect_hop_takes_its_place_in_the_budget() -> None:
+    hops: list[int] = []
 
-    def two_hops(h):
+    def two_hops(h: Handler) -> None:
         step = h.path.count("/again")
         if step < 2:
             h.redirect(f"{h.path}/again", 307)

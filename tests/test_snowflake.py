@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -124,7 +124,7 @@ class FakeSnowflake:
         """`meltano run tap-pm target-snowflake-fake` against the emulator."""
         return self.meltano.run("tap-pm", LOADER, emu, **self.env(db, hard_delete=hard_delete))
 
-    def load(self, messages: list[dict], db: Path, *, hard_delete: bool) -> None:
+    def load(self, messages: list[dict[str, Any]], db: Path, *, hard_delete: bool) -> None:
         """Pipe Singer messages straight into the launcher, no Meltano."""
         config = db / "config.json"
         settings = {"default_target_schema": SCHEMA, "hard_delete": hard_delete}
@@ -161,7 +161,7 @@ class FakeSnowflake:
 
 
 @pytest.fixture(scope="session")
-def snowflake(tmp_path_factory) -> FakeSnowflake:
+def snowflake(tmp_path_factory: pytest.TempPathFactory) -> FakeSnowflake:
     """A copy of the project with tap-pm and the fake loader installed (once per session)."""
     assert MELTANO.exists(), "run `make test` (it installs Meltano into .tools/meltano)"
     root = copy_project(tmp_path_factory.mktemp("snowflake") / "tap-pm")
@@ -225,8 +225,8 @@ def check_stage_removed(warehouse: SnowflakeWarehouse) -> None:
 
 # ---------------------------------------------------------------------------- tests
 def test_meltano_run_into_snowflake_twice_keeps_one_row_per_id(
-    snowflake, emulator, full_sync, tmp_path
-):
+    snowflake: FakeSnowflake, emulator: Emulator, full_sync: TapRun, tmp_path: Path
+) -> None:
     snowflake.run(emulator, tmp_path)
     [first] = snowflake.read(tmp_path)
     check_snowflake_names_and_types(first)
@@ -248,7 +248,7 @@ def test_meltano_run_into_snowflake_twice_keeps_one_row_per_id(
         assert all(row["_sdc_deleted_at"] is None for row in rows), table
 
 
-def full_table_sync(version: int, ids: list[int]) -> list[dict]:
+def full_table_sync(version: int, ids: list[int]) -> list[dict[str, Any]]:
     """One full-table sync as the SDK sends it: ACTIVATE_VERSION, its records, ACTIVATE_VERSION."""
     schema = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {}}}
     activate = {"type": "ACTIVATE_VERSION", "stream": "things", "version": version}
@@ -265,7 +265,7 @@ def full_table_sync(version: int, ids: list[int]) -> list[dict]:
     ]
 
 
-def appended(values: list[int]) -> list[dict]:
+def appended(values: list[int]) -> list[dict[str, Any]]:
     """A stream without a key: the target loads it with COPY INTO, not MERGE; all of it."""
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     return [
@@ -274,7 +274,7 @@ def appended(values: list[int]) -> list[dict]:
     ]
 
 
-def test_launcher_alone_activate_version_and_copy(snowflake, tmp_path):
+def test_launcher_alone_activate_version_and_copy(snowflake: FakeSnowflake, tmp_path: Path) -> None:
     """Sync 1 sends ids 1-3, sync 2 only 1 and 2: with hard_delete 3 goes, without it is marked.
 
     Two syncs are two runs: the target applies an ACTIVATE_VERSION before it loads the records
@@ -302,7 +302,9 @@ def test_launcher_alone_activate_version_and_copy(snowflake, tmp_path):
         check_stage_removed(warehouse)
 
 
-def test_fake_loader_has_target_snowflakes_settings(snowflake, tmp_path):
+def test_fake_loader_has_target_snowflakes_settings(
+    snowflake: FakeSnowflake, tmp_path: Path
+) -> None:
     """What the Meltano tests load with is target-snowflake's config, hard_delete from env."""
     env = snowflake.env(tmp_path, hard_delete=True)
     config = json.loads(snowflake.meltano("config", "--unsafe", "print", LOADER, env=env))
@@ -314,7 +316,9 @@ def test_fake_loader_has_target_snowflakes_settings(snowflake, tmp_path):
 
 
 @pytest.mark.parametrize("hard", [True, False], ids=["hard-delete", "soft-delete"])
-def test_deletions_reach_snowflake(snowflake, emulator, tmp_path, hard):
+def test_deletions_reach_snowflake(
+    snowflake: FakeSnowflake, emulator: Emulator, tmp_path: Path, hard: bool
+) -> None:
     """The deletion flow of test_meltano.py's PostgreSQL test, into Snowflake."""
 
     def run(**env: str) -> SnowflakeWarehouse:

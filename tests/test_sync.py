@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from conftest import (
@@ -15,6 +16,7 @@ from conftest import (
     LISTED_IN_FULL,
     LOOKBACK_MINUTES,
     STREAMS,
+    TapRun,
     discover,
     in_lookback_window,
     run_tap,
@@ -25,15 +27,20 @@ from conftest import (
 
 from rocketlane_emulator import ID_KEYS, Emulator, Scale
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def test_full_sync_emits_every_record_of_every_stream(full_sync, shared_emulator):
+
+def test_full_sync_emits_every_record_of_every_stream(
+    full_sync: TapRun, shared_emulator: Emulator
+) -> None:
     for stream in STREAMS:
         assert full_sync.ids(stream) == shared_emulator.ids(stream), stream
         # Each record exactly once in a clean sync.
         assert len(full_sync.records(stream)) == len(shared_emulator.ids(stream)), stream
 
 
-def test_archived_deleted_and_custom_fields_arrive_by_default(full_sync):
+def test_archived_deleted_and_custom_fields_arrive_by_default(full_sync: TapRun) -> None:
     assert any(r["archived"] for r in full_sync.records("tasks"))
     assert any(r["archived"] for r in full_sync.records("projects"))
     assert any(r["deleted"] for r in full_sync.records("time-entries"))
@@ -43,7 +50,7 @@ def test_archived_deleted_and_custom_fields_arrive_by_default(full_sync):
     assert None in values
 
 
-def test_records_carry_id_and_project(full_sync, shared_emulator):
+def test_records_carry_id_and_project(full_sync: TapRun, shared_emulator: Emulator) -> None:
     for stream in STREAMS:
         for record in full_sync.records(stream):
             assert record["id"] == record[ID_KEYS[stream]]
@@ -52,7 +59,7 @@ def test_records_carry_id_and_project(full_sync, shared_emulator):
             assert record["projectId"] == shared_emulator.project_of(stream, record["id"])
 
 
-def test_schema_messages_key_and_replication(full_sync):
+def test_schema_messages_key_and_replication(full_sync: TapRun) -> None:
     schemas = full_sync.schemas()
     assert set(schemas) == set(STREAMS)
     for stream, message in schemas.items():
@@ -61,7 +68,7 @@ def test_schema_messages_key_and_replication(full_sync):
         assert message.get("bookmark_properties", []) == expected, stream
 
 
-def test_every_record_validates_against_its_schema(full_sync):
+def test_every_record_validates_against_its_schema(full_sync: TapRun) -> None:
     checker = jsonschema.Draft7Validator.FORMAT_CHECKER
     failures = []
     for stream, message in full_sync.schemas().items():
@@ -73,7 +80,9 @@ def test_every_record_validates_against_its_schema(full_sync):
     assert not failures, failures[:10]
 
 
-def test_timestamps_are_rfc3339_utc_and_dates_are_dates(full_sync, shared_emulator):
+def test_timestamps_are_rfc3339_utc_and_dates_are_dates(
+    full_sync: TapRun, shared_emulator: Emulator
+) -> None:
     """Every record of every stream: the spec's epoch-ms times arrive as RFC 3339 UTC at the
     same millisecond, its YYYY-MM-DD dates as those dates, and the SCHEMA messages say so."""
     for stream in STREAMS:
@@ -89,7 +98,7 @@ def test_timestamps_are_rfc3339_utc_and_dates_are_dates(full_sync, shared_emulat
         truth = {r[key]: r for r in shared_emulator.truth(stream)}
         records = full_sync.records(stream)
         assert {r["id"] for r in records} == set(truth), stream
-        filled = Counter()
+        filled: Counter[str] = Counter()
         for record in records:
             sent = truth[record["id"]]
             for name in times:
@@ -108,7 +117,9 @@ def test_timestamps_are_rfc3339_utc_and_dates_are_dates(full_sync, shared_emulat
         assert {"createdAt", *dates} <= set(filled), (stream, filled)
 
 
-def test_second_sync_from_state_emits_exactly_the_changes(emulator, tmp_path):
+def test_second_sync_from_state_emits_exactly_the_changes(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(emulator, lookback_minutes=LOOKBACK_MINUTES)
     first = run_tap(tmp_path, config)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -156,7 +167,9 @@ def to_ms(value: str) -> int:
     return round(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def _is_at_bookmark(state, stream, record, emu) -> bool:
+def _is_at_bookmark(
+    state: dict[str, Any], stream: str, record: dict[str, Any], emu: Emulator
+) -> bool:
     """Whether `record` is in the look-back window of its bookmark, so it may come again."""
     bookmarks = state["bookmarks"].get(stream, {})
     if "partitions" in bookmarks:
@@ -168,20 +181,22 @@ def _is_at_bookmark(state, stream, record, emu) -> bool:
     return any(value and in_lookback_window(to_ms(value), record["updatedAt"]) for value in values)
 
 
-def requests_per_resource(emu) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def requests_per_resource(emu: Emulator) -> dict[str | None, int]:
+    counts: dict[str | None, int] = {}
     for entry in emu.request_log:
         counts[entry.resource] = counts.get(entry.resource, 0) + 1
     return counts
 
 
-def full_listing_requests(emu, stream: str, page_size: int) -> int:
+def full_listing_requests(emu: Emulator, stream: str, page_size: int) -> int:
     """Requests to list every project's children: one per page, at least one per project."""
     per_project = Counter(emu.project_of(stream, rid) for rid in emu.ids(stream))
     return sum(max(1, math.ceil(per_project[p] / page_size)) for p in emu.ids("projects"))
 
 
-def test_unchanged_workspace_costs_one_request_per_list_and_project(emulator, tmp_path):
+def test_unchanged_workspace_costs_one_request_per_list_and_project(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     page_size = 5  # several pages of projects; users and fields no longer fit in one page
     config = tap_config(emulator, page_size=page_size, lookback_minutes=LOOKBACK_MINUTES)
     first = run_tap(tmp_path, config)
@@ -208,7 +223,9 @@ def test_unchanged_workspace_costs_one_request_per_list_and_project(emulator, tm
     assert row["phaseName"] == touched["phaseName"]
 
 
-def test_a_new_child_selection_lists_every_project_again(emulator, tmp_path):
+def test_a_new_child_selection_lists_every_project_again(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     config = tap_config(emulator, page_size=5)
     catalog = select(discover(tmp_path, config), ("projects", "phases"))
     first = run_tap(tmp_path, config, catalog=catalog)
@@ -221,7 +238,7 @@ def test_a_new_child_selection_lists_every_project_again(emulator, tmp_path):
     assert requests_per_resource(emulator)["projects"] > 1
 
 
-def test_deleted_project_is_forgotten(emulator, tmp_path):
+def test_deleted_project_is_forgotten(emulator: Emulator, tmp_path: Path) -> None:
     first = run_tap(tmp_path, tap_config(emulator))
     assert first.returncode == 0, first.stderr[-3000:]
     victim = sorted(emulator.ids("projects"))[2]
@@ -238,14 +255,16 @@ def test_deleted_project_is_forgotten(emulator, tmp_path):
     assert 404 not in {entry.status for entry in emulator.request_log}
 
 
-def test_live_currency_objects_arrive_as_sent(full_sync, shared_emulator):
+def test_live_currency_objects_arrive_as_sent(full_sync: TapRun, shared_emulator: Emulator) -> None:
     truth = {p["projectId"]: p["currency"] for p in shared_emulator.truth("projects")}
     projects = full_sync.records("projects")
     assert all(isinstance(truth[p["id"]], dict) for p in projects)
     assert all(p["currency"] == truth[p["id"]] for p in projects)
 
 
-def test_invited_users_without_updated_at_arrive(full_sync, shared_emulator):
+def test_invited_users_without_updated_at_arrive(
+    full_sync: TapRun, shared_emulator: Emulator
+) -> None:
     # Live, an invited user has no updatedAt: the record still arrives, its bookmark column null.
     invited = {u["userId"] for u in shared_emulator.truth("users") if "updatedAt" not in u}
     assert invited
@@ -254,7 +273,7 @@ def test_invited_users_without_updated_at_arrive(full_sync, shared_emulator):
     assert all(users[i]["updatedAt"] is None for i in invited)
 
 
-def test_a_bare_currency_code_is_wrapped_into_the_live_object(tmp_path):
+def test_a_bare_currency_code_is_wrapped_into_the_live_object(tmp_path: Path) -> None:
     """The spec's shape (a string) becomes the live object: a warehouse sees one shape."""
     with Emulator(seed=1, scale=Scale.small(), api_key=API_KEY, shapes="spec") as emu:
         config = tap_config(emu)

@@ -6,14 +6,20 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conftest import API_KEY, STREAMS, TAP, assert_no_secret, tap_config
+
+if TYPE_CHECKING:
+    from rocketlane_emulator import Emulator
 
 ROOT = Path(__file__).parents[1]
 TARGET_JSONL = os.environ.get("TARGET_JSONL", str(ROOT / ".tools/target-jsonl/bin/target-jsonl"))
 
 
-def test_pipe_into_target_jsonl_writes_every_record(shared_emulator, tmp_path):
+def test_pipe_into_target_jsonl_writes_every_record(
+    shared_emulator: Emulator, tmp_path: Path
+) -> None:
     assert Path(TARGET_JSONL).exists(), "run `make test` (it installs target-jsonl)"
     (tmp_path / "config.json").write_text(json.dumps(tap_config(shared_emulator)))
     out = tmp_path / "out"

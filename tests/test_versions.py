@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from conftest import API_KEY, CHILDREN, STREAMS, TapRun, select, sync_in_process, tap_config
@@ -17,6 +18,11 @@ from conftest import API_KEY, CHILDREN, STREAMS, TapRun, select, sync_in_process
 from rocketlane_emulator import ID_KEYS, Emulator, Scale
 from tap_pm.tap import TapPM
 from tap_pm.versions import configured_start, deletion_notices, ms_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tap_pm.versions import VersionedStream
 
 # Lists read in full every sync in a small workspace (one page of users and fields).
 EVERY_SYNC = (*CHILDREN, "users", "fields", "time-offs")
@@ -26,6 +32,11 @@ TOMBSTONED = ("projects", *CHILDREN)
 
 def epoch_ms(text: str) -> int:
     return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def stand_in(**attributes: Any) -> VersionedStream:
+    """A stream as far as deletion_notices reads one: those attributes, nothing else."""
+    return cast("VersionedStream", SimpleNamespace(**attributes))
 
 
 # ------------------------------------------------------------------------ the settings
@@ -40,11 +51,13 @@ def epoch_ms(text: str) -> int:
         ("2025-06-01T00:00:00.250Z", 1_748_736_000_250),
     ],
 )
-def test_start_date_in_epoch_ms(setting, expected):
+def test_start_date_in_epoch_ms(setting: str | None, expected: int) -> None:
     assert configured_start({"start_date": setting} if setting is not None else {}) == expected
 
 
-def test_a_start_date_without_offset_is_utc_whatever_the_local_zone(monkeypatch):
+def test_a_start_date_without_offset_is_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:
@@ -54,16 +67,16 @@ def test_a_start_date_without_offset_is_utc_whatever_the_local_zone(monkeypatch)
         time.tzset()
 
 
-def test_instants_in_messages():
+def test_instants_in_messages() -> None:
     assert ms_text(0) == "the beginning"
     assert ms_text(1_748_736_000_000) == "2025-06-01T00:00:00Z"
     assert ms_text(1_748_736_000_250) == "2025-06-01T00:00:00.250000Z"
 
 
-def stream(name: str, **state) -> SimpleNamespace:
-    """What deletion_notices reads of a stream."""
+def stream(name: str, **state: Any) -> VersionedStream:
+    """What deletion_notices reads of a stream (a stand-in with only those attributes)."""
     children = name in CHILDREN
-    return SimpleNamespace(
+    return stand_in(
         name=name,
         selected=True,
         project_owned=name not in ("users", "fields", "time-offs"),
@@ -73,7 +86,7 @@ def stream(name: str, **state) -> SimpleNamespace:
     )
 
 
-def test_deletion_notices_name_what_the_settings_do():
+def test_deletion_notices_name_what_the_settings_do() -> None:
     streams = [stream(name) for name in STREAMS]
     assert deletion_notices(streams, {}) == []
     assert deletion_notices(streams, {"emit_activate_version_messages": False}) == [
@@ -98,7 +111,7 @@ def test_deletion_notices_name_what_the_settings_do():
     # Only tables this sync reads are named; none owned by a project: nothing to say.
     users = [stream("users")]
     assert deletion_notices(users, {"project_ids": [1]}) == []
-    deselected = [*users, SimpleNamespace(**{**vars(stream("tasks")), "selected": False})]
+    deselected = [*users, stand_in(**{**vars(stream("tasks")), "selected": False})]
     assert deletion_notices(deselected, {"emit_activate_version_messages": False}) == [
         (
             "Deletions are off (emit_activate_version_messages: false): rows deleted in Rocketlane "
@@ -107,7 +120,7 @@ def test_deletion_notices_name_what_the_settings_do():
     ]
 
 
-def test_deletion_notices_when_start_date_moves():
+def test_deletion_notices_when_start_date_moves() -> None:
     june, september = "2025-06-01T00:00:00Z", "2025-09-01T00:00:00Z"
     listed = [
         stream("tasks", scope_start=configured_start({"start_date": june})),
@@ -144,12 +157,12 @@ def test_deletion_notices_when_start_date_moves():
 
 # ------------------------------------------------------------- syncs, in this process
 @pytest.fixture
-def emu():
+def emu() -> Iterator[Emulator]:
     with Emulator(seed=4, scale=Scale.small(), api_key=API_KEY) as emulator:
         yield emulator
 
 
-def versions(run: TapRun, stream: str) -> set[int]:
+def versions(run: TapRun, stream: str) -> set[int | None]:
     return {
         m.get("version")
         for m in run.messages
@@ -166,7 +179,7 @@ def activations(run: TapRun) -> dict[str, int]:
     return found
 
 
-def tombstone(message: dict) -> bool:
+def tombstone(message: dict[str, Any]) -> bool:
     return message["type"] == "RECORD" and message["record"].get("_sdc_deleted_at") is not None
 
 
@@ -178,7 +191,9 @@ def tombstones(run: TapRun) -> dict[str, set[int]]:
     return found
 
 
-def test_a_first_sync_versions_every_record_and_activates_each_table_last(emu, capfd, caplog):
+def test_a_first_sync_versions_every_record_and_activates_each_table_last(
+    emu: Emulator, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     started = datetime.now(timezone.utc).timestamp() * 1000
     with caplog.at_level(logging.INFO):
         run = sync_in_process(capfd, tap_config(emu))
@@ -215,7 +230,9 @@ def test_a_first_sync_versions_every_record_and_activates_each_table_last(emu, c
             assert partition["ids"] == sorted(owned), (name, project)
 
 
-def test_a_later_sync_activates_only_what_it_listed_in_full(emu, capfd):
+def test_a_later_sync_activates_only_what_it_listed_in_full(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     first = sync_in_process(capfd, tap_config(emu))
     [v1] = set(activations(first).values())
     touched = {name: min(emu.ids(name)) for name in CHANGES_ONLY}
@@ -240,7 +257,9 @@ def test_a_later_sync_activates_only_what_it_listed_in_full(emu, capfd):
     assert min(activations(third).values()) > v2
 
 
-def test_a_list_over_a_page_waits_for_a_reconcile(emu, capfd):
+def test_a_list_over_a_page_waits_for_a_reconcile(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     users, fields = len(emu.ids("users")), len(emu.ids("fields"))
     assert users < fields
     config = tap_config(emu, page_size=users - 1)
@@ -254,7 +273,9 @@ def test_a_list_over_a_page_waits_for_a_reconcile(emu, capfd):
     assert "fields" not in activations(third)
 
 
-def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd, caplog):
+def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(
+    emu: Emulator, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     first = sync_in_process(capfd, tap_config(emu))
     [v1] = set(activations(first).values())
     project = max(emu.ids("projects"))
@@ -301,7 +322,9 @@ def test_deleted_rows_leave_by_tombstones_once_the_sync_succeeds(emu, capfd, cap
     assert tombstones(third) == {}
 
 
-def test_deletions_off_send_no_version_and_no_tombstone(emu, capfd):
+def test_deletions_off_send_no_version_and_no_tombstone(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     config = tap_config(emu, emit_activate_version_messages=False)
     first = sync_in_process(capfd, config)
     emu.delete("phases", min(emu.ids("phases")))
@@ -315,7 +338,9 @@ def test_deletions_off_send_no_version_and_no_tombstone(emu, capfd):
         assert all("version" not in m for m in run.messages if m["type"] == "RECORD")
 
 
-def test_project_ids_activate_no_table_a_project_owns(emu, capfd):
+def test_project_ids_activate_no_table_a_project_owns(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     wanted = sorted(emu.ids("projects"))[:2]
     config = tap_config(emu, project_ids=wanted)
     first = sync_in_process(capfd, config)
@@ -329,7 +354,9 @@ def test_project_ids_activate_no_table_a_project_owns(emu, capfd):
     assert tombstones(second) == {"phases": {phase}}
 
 
-def test_start_date_is_the_scope_each_sync_lists_from(emu, capfd):
+def test_start_date_is_the_scope_each_sync_lists_from(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     tasks = sorted(r["updatedAt"] for r in emu.truth("tasks"))
     pivot = tasks[len(tasks) // 2]
     start = ms_text(pivot)
@@ -343,7 +370,9 @@ def test_start_date_is_the_scope_each_sync_lists_from(emu, capfd):
     assert "tasks" in activations(first)
 
 
-def test_project_ids_list_each_project_incrementally(emu, capfd):
+def test_project_ids_list_each_project_incrementally(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     wanted = sorted(emu.ids("projects"))[:2]
     first = sync_in_process(capfd, tap_config(emu, project_ids=wanted, lookback_minutes=0))
     tasks = {t for t in emu.ids("tasks") if emu.project_of("tasks", t) in wanted}
@@ -358,13 +387,17 @@ def test_project_ids_list_each_project_incrementally(emu, capfd):
     assert len(second.ids("tasks")) < len(tasks)
 
 
-def test_project_ids_that_match_no_project(emu, capfd):
+def test_project_ids_that_match_no_project(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     run = sync_in_process(capfd, tap_config(emu, project_ids=[5_000_000_001]))
     assert not run.records("projects")
     assert set(activations(run)) == {"users", "fields", "time-offs"}
 
 
-def test_invoice_lines_leave_by_their_table_version_not_tombstones(emu, capfd):
+def test_invoice_lines_leave_by_their_table_version_not_tombstones(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
     config = tap_config(emu)
     catalog = select(TapPM(config=config).catalog_dict, ("invoices", "invoice-lines"))
     first = sync_in_process(capfd, config, catalog=catalog)

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 import fakesnow
 from sqlalchemy import text
 from target_snowflake.connector import SnowflakeConnector
 from target_snowflake.target import TargetSnowflake
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 STAGE_SCHEMA = "USER_STAGE"  # the named stage and the staging tables; no table left after a batch
 
@@ -51,7 +55,15 @@ def _from_staging_table(self: SnowflakeConnector, statement: str, sync_id: str) 
     return re.sub(stage, _staging_table(self, sync_id), statement).replace("$1:", "line:")
 
 
-def merge_from_stage(self, *, full_table_name, schema, sync_id, file_format, key_properties):
+def merge_from_stage(
+    self: SnowflakeConnector,
+    *,
+    full_table_name: str,
+    schema: dict[str, Any],
+    sync_id: str,
+    file_format: str,
+    key_properties: Sequence[str],
+) -> int:
     """The target's MERGE from the staging table; the last record per key, as its QUALIFY."""
     merge, _ = self._get_merge_from_stage_statement(
         full_table_name, schema, sync_id, file_format, key_properties
@@ -61,16 +73,23 @@ def merge_from_stage(self, *, full_table_name, schema, sync_id, file_format, key
     last = f"where rowid in (select max(rowid) from {table} group by {keys})"  # noqa: S608
     sql = re.sub(r"QUALIFY ROW_NUMBER\(\) OVER \(.*?\) = 1", last, merge.text, count=1)
     with self._connect() as conn, conn.begin():
-        return sum(conn.execute(text(_from_staging_table(self, sql, sync_id))).one())
+        return int(sum(conn.execute(text(_from_staging_table(self, sql, sync_id))).one()))
 
 
-def copy_from_stage(self, *, full_table_name, schema, sync_id, file_format):
+def copy_from_stage(
+    self: SnowflakeConnector,
+    *,
+    full_table_name: str,
+    schema: dict[str, Any],
+    sync_id: str,
+    file_format: str,
+) -> int:
     """The target's COPY INTO … FROM (SELECT …), as INSERT INTO … SELECT from the staging table."""
     copy, _ = self._get_copy_statement(full_table_name, schema, sync_id, file_format)
     sql = re.sub(r"^copy into (.*?) from \((select .*)\)file_format = .*$", r"insert into \1 \2",
                  copy.text, flags=re.DOTALL)  # fmt: skip
     with self._connect() as conn, conn.begin():
-        return conn.execute(text(_from_staging_table(self, sql, sync_id))).rowcount
+        return int(conn.execute(text(_from_staging_table(self, sql, sync_id))).rowcount)
 
 
 def remove_staged_files(self: SnowflakeConnector, sync_id: str) -> None:
@@ -79,8 +98,9 @@ def remove_staged_files(self: SnowflakeConnector, sync_id: str) -> None:
         conn.execute(text(f"drop table if exists {_staging_table(self, sync_id)}"))
 
 
-class FakesnowTarget(TargetSnowflake):
-    def __init__(self, *args, **kwargs) -> None:
+# target-snowflake lives in the launcher's own venv, not the project's: to mypy it is Any.
+class FakesnowTarget(TargetSnowflake):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1
 

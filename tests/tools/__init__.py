@@ -1,0 +1,1 @@
+"""Tools for the test suite that anyone can run (`python -m tests.tools.imports`)."""
