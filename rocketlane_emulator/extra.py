@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .data import (
     _ISO_DATES,
     CATEGORIES,
+    COMPLETED,
     CURRENCIES,
     CUSTOMER_COMPANIES,
     CUSTOMER_COMPANY_BASE,
@@ -386,6 +387,26 @@ class _Extra:
                     minutes,
                 )
                 out.append(((0, 0), allocation))
+        closed = [
+            p
+            for p, project in enumerate(gen.out["projects"])
+            if project["status"]["value"] == COMPLETED
+        ]
+        for _ in range(max(1, len(people) // 6) if closed else 0):
+            # Plans left behind on projects closed since: real plans are rarely cleaned up,
+            # and a report of the weeks ahead must not count them.
+            ref, capacity = rng.choice(people)
+            day = monday + 7 * rng.randint(0, 3)
+            minutes = 30 * rng.randint(2, 8)
+            allocation = (
+                rng.choice(closed),
+                members.get(ref["userId"], ref),
+                True,
+                day,
+                12,
+                minutes,
+            )
+            out.append(((0, 1), allocation))
         for _ in range(max(1, len(people) // 3)):  # demand not yet staffed
             day = monday + 7 * rng.randint(0, 12)
             minutes = rng.choice((120, 240, 480))
